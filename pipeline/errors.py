@@ -1,0 +1,41 @@
+"""Typed exceptions: every message names the parameter or file at fault and what to do."""
+
+
+class AvemoError(Exception):
+    """Base class of every error avemo raises on purpose."""
+
+
+class ConfigError(AvemoError):
+    """A params.yaml section or CLI value is missing, unknown or out of range."""
+
+
+class ClipNameError(AvemoError):
+    """A file name is not a CREMA-D clip name (AAAA_SSS_EEE_LL)."""
+
+
+class CorpusError(AvemoError):
+    """The corpus folder is missing, empty or not CREMA-D-shaped."""
+
+
+class LfsPointerError(CorpusError):
+    """The corpus holds Git LFS pointer files instead of media (cloned without git-lfs)."""
+
+
+class SplitError(AvemoError):
+    """A split cannot be made (too few actors) or a split file cannot be read."""
+
+
+class MediaError(AvemoError):
+    """A media file cannot be decoded, has no audio/video stream, or is empty."""
+
+
+class NoFaceError(MediaError):
+    """No face was detected in any sampled frame of a clip."""
+
+
+class StoreError(AvemoError):
+    """A feature store is missing, broken, or was written with other params."""
+
+
+class StoreParamsError(StoreError):
+    """An existing store was written with different stage params."""

@@ -1,0 +1,59 @@
+import hashlib
+
+import av
+import cv2
+import numpy as np
+import soundfile as sf
+
+from pipeline.config import DemoConfig
+from pipeline.demo import build_demo_corpus, demo_clip_names
+from pipeline.manifest import scan_corpus
+from pipeline.media import read_audio_track
+
+
+def _digest(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_default_demo_has_at_least_30_actors_and_all_emotions():
+    names = demo_clip_names(DemoConfig())
+    assert len({n[:4] for n, _ in names}) >= 30
+    assert {n.split("_")[2] for n, _ in names} == {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
+
+
+def test_demo_corpus_is_crema_d_shaped_and_decodable(demo_corpus, crema_dir):
+    result = scan_corpus(demo_corpus)
+    assert len(result.rows) == 24 and not result.rejected
+    assert {r["emotion"] for r in result.rows} == {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
+    assert any(r["audio"] == "" for r in result.rows)  # some clips only have the video's audio track
+    for row in result.rows[:6]:
+        cap = cv2.VideoCapture(str(demo_corpus / row["video"]))
+        ok, frame = cap.read()
+        assert ok and frame.ndim == 3 and frame.std() > 10
+        y, rate = read_audio_track(demo_corpus / row["video"])
+        assert rate == 44100 and len(y) > rate and np.abs(y).max() > 0.01
+        if row["audio"]:
+            wav, wrate = sf.read(demo_corpus / row["audio"])
+            assert wrate == 16000 and np.abs(wav).max() > 0.01
+    # Jitter makes each pseudo-actor's clip differ from the real clip it derives from.
+    src = cv2.VideoCapture(str(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv")).read()[1]
+    ang = [r for r in result.rows if r["emotion"] == "ANG"][1]
+    mine = cv2.VideoCapture(str(demo_corpus / ang["video"])).read()[1]
+    assert mine.shape != src.shape or np.abs(mine.astype(int) - src).mean() > 5
+
+
+def test_demo_corpus_is_byte_identical_on_rerun(demo_corpus, crema_dir, tmp_path):
+    again = tmp_path / "again"
+    build_demo_corpus(crema_dir, again, DemoConfig(actors=4, seed=0), jobs=2, progress=False)
+    assert _digest(again) == _digest(demo_corpus)
+    other = tmp_path / "other"
+    build_demo_corpus(crema_dir, other, DemoConfig(actors=1, seed=1), progress=False)
+    first = "VideoFlash/1001_IEO_ANG_XX.flv"
+    assert _digest(other)[first] != _digest(demo_corpus)[first]
+
+
+def test_flv_has_video_and_audio_streams(demo_corpus):
+    path = next((demo_corpus / "VideoFlash").glob("*.flv"))
+    with av.open(str(path)) as c:
+        assert c.streams.video and c.streams.audio

@@ -1,0 +1,1 @@
+"""The avemo trainer: the paper's four sequence-model variants over the feature store."""
