@@ -25,13 +25,13 @@ install: $(VENV)/.installed
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo
-	@echo "Results: data/manifest.csv, data/splits.json (see README 'What dvc repro makes')"
+	@echo "Results: data/manifest.csv, data/splits.json, data/store/ (avemo inspect data/store/mfcc), metrics/"
 
 test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bench_mfcc_store.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis

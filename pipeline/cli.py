@@ -145,4 +145,56 @@ def _register_package_commands() -> None:
     register_training(main)
 
 
+
+@main.group("extract")
+def extract():
+    """Extract features of every manifest clip into a feature store (resumable)."""
+
+
+def _extraction_options(f):
+    f = click.option("--summary", type=click.Path(dir_okay=False),
+                     help="write the run's counts as JSON (a DVC metric)")(f)
+    f = click.option("--force", is_flag=True,
+                     help="rebuild a store that was written with other params (else refused)")(f)
+    f = click.option("--shard-size", type=int, default=None, help="clips per shard (default: store.shard_size, 500)")(f)
+    f = click.option("-j", "--jobs", type=int, default=1, show_default=True,
+                     help="parallel worker processes (-1: all cores)")(f)
+    f = click.option("--out", type=click.Path(file_okay=False), required=True, help="store folder")(f)
+    f = click.option("--manifest", "manifest_path", type=click.Path(exists=True, dir_okay=False),
+                     required=True, help="manifest CSV from `avemo manifest`")(f)
+    return f
+
+
+def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force, summary):
+    import json as _json
+
+    from pipeline.config import StoreConfig
+    from pipeline.extract import run_extraction
+    from pipeline.manifest import read_manifest
+
+    store = section(StoreConfig, params_of(ctx), "store", shard_size=shard_size)
+    report = run_extraction(read_manifest(manifest_path), out, extractor, store, jobs=jobs, force=force)
+    kinds = ", ".join(f"{k}: {v}" for k, v in sorted(report.failures_by_kind.items()))
+    click.echo(f"{extractor.modality}: {report.stored} stored, {report.skipped} already stored, "
+               f"{report.failed} failed{f' ({kinds}; see {out}/failures.csv)' if report.failed else ''}"
+               f" -> {out} ({report.store_clips} clips)", err=True)
+    if summary:
+        Path(summary).parent.mkdir(parents=True, exist_ok=True)
+        Path(summary).write_text(_json.dumps(report.to_dict(), indent=1) + "\n")
+    if report.total and report.stored + report.skipped == 0:
+        raise click.ClickException(f"no clip could be processed; reasons in {out}/failures.csv")
+
+
+@extract.command("mfcc")
+@_extraction_options
+@click.pass_context
+def extract_mfcc(ctx, manifest_path, out, jobs, shard_size, force, summary):
+    """The paper's MFCC windows, (9, 40, 40) float32 per clip (params: the mfcc section)."""
+    from pipeline.config import MfccConfig
+    from pipeline.extract import MfccExtractor
+
+    cfg = section(MfccConfig, params_of(ctx), "mfcc")
+    _run_extraction(ctx, MfccExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary)
+
+
 _register_package_commands()

@@ -26,11 +26,22 @@ class SplitError(AvemoError):
 
 
 class MediaError(AvemoError):
-    """A media file cannot be decoded, has no audio/video stream, or is empty."""
+    """A media file cannot be decoded, has no audio/video stream, or is empty.
+
+    ``kind`` is a short category for failure reports ("missing file", "empty file",
+    "no audio track", "undecodable", "no face", ...).
+    """
+
+    def __init__(self, message: str, kind: str = "undecodable"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class NoFaceError(MediaError):
     """No face was detected in any sampled frame of a clip."""
+
+    def __init__(self, message: str):
+        super().__init__(message, kind="no face")
 
 
 class StoreError(AvemoError):

@@ -10,12 +10,18 @@ import numpy as np
 from pipeline.errors import MediaError
 
 
-def _open(path: str | Path):
+def check_file(path: str | Path) -> Path:
+    """The path, if it is a non-empty file; else MediaError saying which it is not."""
     path = Path(path)
     if not path.is_file():
-        raise MediaError(f"{path}: file does not exist")
+        raise MediaError(f"{path}: file does not exist", kind="missing file")
     if path.stat().st_size == 0:
-        raise MediaError(f"{path}: file is empty (0 bytes)")
+        raise MediaError(f"{path}: file is empty (0 bytes)", kind="empty file")
+    return path
+
+
+def _open(path: str | Path):
+    path = check_file(path)
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -30,7 +36,7 @@ def read_audio_track(path: str | Path) -> tuple[np.ndarray, int]:
     chunks: list[np.ndarray] = []
     with _open(path) as container:
         if not container.streams.audio:
-            raise MediaError(f"{path}: has no audio track")
+            raise MediaError(f"{path}: has no audio track", kind="no audio track")
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
         resampler = av.AudioResampler(format="fltp", layout=None, rate=rate)
@@ -44,7 +50,7 @@ def read_audio_track(path: str | Path) -> tuple[np.ndarray, int]:
             if not chunks:
                 raise MediaError(f"{path}: audio track cannot be decoded ({exc})") from exc
     if not chunks:
-        raise MediaError(f"{path}: audio track holds no samples")
+        raise MediaError(f"{path}: audio track holds no samples", kind="no audio track")
     return np.concatenate(chunks).astype(np.float32, copy=False), int(rate)
 
 
@@ -53,7 +59,7 @@ def read_video_frames(path: str | Path, fmt: str = "bgr24") -> list[np.ndarray]:
     frames: list[np.ndarray] = []
     with _open(path) as container:
         if not container.streams.video:
-            raise MediaError(f"{path}: has no video track")
+            raise MediaError(f"{path}: has no video track", kind="no video track")
         try:
             for frame in container.decode(video=0):
                 frames.append(frame.to_ndarray(format=fmt))

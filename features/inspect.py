@@ -1,0 +1,195 @@
+"""Looking into a store: a readable summary, per-clip statistics, pictures, verification."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from features.reader import StoreReader
+from features.schema import (BOOKKEEPING, FAILURES_FILE, PARTIAL_SUFFIX, SCHEMA_VERSION,
+                             SHARD_PREFIX, SHARD_SUFFIX)
+from features.writer import read_index_file, scan_shard
+from pipeline.errors import StoreError
+from pipeline.names import EMOTIONS
+
+
+def _failures(root: Path) -> list[dict[str, str]]:
+    path = root / FAILURES_FILE
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def summarize(root: str | Path) -> dict:
+    """Machine-readable summary: clips, shards, bytes, datasets, classes, failures, params."""
+    reader = StoreReader(root)
+    root = Path(root)
+    shards = [{"name": n, "rows": r, "bytes": (root / n).stat().st_size if (root / n).exists() else None}
+              for n, r in sorted(reader.shards.items())]
+    classes = Counter(c.split("_")[2] for c in reader.clip_ids)
+    failures = _failures(root)
+    rows_total = sum(s["rows"] for s in shards)
+    return {
+        "store": str(root), "modality": reader.modality, "schema_version": reader.meta["schema_version"],
+        "clips": len(reader), "shards": shards, "bytes": sum(s["bytes"] or 0 for s in shards),
+        "stale_rows": rows_total - len(reader),
+        "datasets": {s.name: {"shape": list(s.shape), "dtype": s.dtype} for s in reader.specs},
+        "class_counts": {e: classes.get(e, 0) for e in EMOTIONS},
+        "failures": len(failures),
+        "failures_by_kind": dict(sorted(Counter(f["kind"] for f in failures).items())),
+        "params": reader.params, "versions": reader.meta.get("versions", {}),
+    }
+
+
+def format_summary(s: dict) -> str:
+    """The summary as text a person can read."""
+    mb = s["bytes"] / 1e6
+    lines = [f"store      {s['store']}  ({s['modality']}, schema v{s['schema_version']})",
+             f"clips      {s['clips']} in {len(s['shards'])} shard(s), {mb:.1f} MB"
+             + (f", {s['stale_rows']} stale row(s) of re-extracted clips" if s["stale_rows"] else ""),
+             "datasets   " + "; ".join(f"{n} {tuple(d['shape'])} {d['dtype']}" for n, d in s["datasets"].items()),
+             "classes    " + "  ".join(f"{k} {v}" for k, v in s["class_counts"].items()),
+             f"failures   {s['failures']}" + (" (" + ", ".join(f"{k}: {v}" for k, v in
+                                                          s["failures_by_kind"].items()) + ")"
+                                              if s["failures"] else ""),
+             "params     " + ", ".join(f"{k}={v}" for k, v in s["params"].items()),
+             "versions   " + ", ".join(f"{k} {v}" for k, v in s["versions"].items())]
+    for sh in s["shards"]:
+        lines.append(f"  {sh['name']}  {sh['rows']:>5} clips  {(sh['bytes'] or 0) / 1e6:8.1f} MB")
+    return "\n".join(lines)
+
+
+def clip_stats(root: str | Path, clip_id: str) -> dict:
+    """Per-dataset shape, dtype, min, max, mean and std of one clip (plus detection rate)."""
+    with StoreReader(root) as reader:
+        arrays = reader.get(clip_id)
+        entry = reader.entry(clip_id)
+    out = {"clip_id": clip_id, "shard": entry["shard"], "row": entry["row"],
+           "source_sha256": entry["sha256"], "source_bytes": entry["bytes"], "datasets": {}}
+    for name, a in arrays.items():
+        f = a.astype(np.float64)
+        out["datasets"][name] = {"shape": list(a.shape), "dtype": str(a.dtype), "min": float(f.min()),
+                                 "max": float(f.max()), "mean": float(f.mean()), "std": float(f.std())}
+    if "detected" in arrays:
+        out["detected_frames"] = int(arrays["detected"].sum())
+    return out
+
+
+def format_clip_stats(s: dict) -> str:
+    lines = [f"clip {s['clip_id']}  ({s['shard']} row {s['row']}, source {s['source_bytes']} bytes, "
+             f"sha256 {s['source_sha256'][:12]}...)"]
+    for name, d in s["datasets"].items():
+        lines.append(f"  {name:<9} {str(tuple(d['shape'])):<18} {d['dtype']:<8} min {d['min']:10.3f}  "
+                     f"max {d['max']:10.3f}  mean {d['mean']:10.3f}  std {d['std']:9.3f}")
+    if "detected_frames" in s:
+        lines.append(f"  face detected in {s['detected_frames']} of the sampled frames (others interpolated)")
+    return "\n".join(lines)
+
+
+def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
+    """A picture of one clip: MFCC windows as heat maps, or face crops with detection flags."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with StoreReader(root) as reader:
+        arrays = reader.get(clip_id)
+        modality = reader.modality
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    if "mfcc" in arrays:
+        m = arrays["mfcc"]
+        cols = int(np.ceil(np.sqrt(len(m))))
+        rows = int(np.ceil(len(m) / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.6 * rows), squeeze=False,
+                                 constrained_layout=True)
+        # Coefficient 0 (log energy) is an order of magnitude larger: robust limits keep the rest visible.
+        lo, hi = (float(v) for v in np.percentile(m, [2, 98]))
+        for k, ax in enumerate(axes.flat):
+            if k >= len(m):
+                ax.axis("off")
+                continue
+            im = ax.imshow(m[k].T, origin="lower", aspect="auto", cmap="magma", vmin=lo, vmax=hi)
+            ax.set_title(f"window {k}", fontsize=9)
+            ax.set_xlabel("frame", fontsize=8)
+            ax.set_ylabel("MFCC", fontsize=8)
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="MFCC value (2nd-98th percentile)")
+    elif "frames" in arrays:
+        frames, detected = arrays["frames"], arrays["detected"]
+        cols = 10
+        rows = int(np.ceil(len(frames) / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False,
+                                 constrained_layout=True)
+        for k, ax in enumerate(axes.flat):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k >= len(frames):
+                ax.axis("off")
+                continue
+            ax.imshow(frames[k])
+            color = "tab:green" if detected[k] else "tab:red"
+            for side in ax.spines.values():
+                side.set_edgecolor(color)
+                side.set_linewidth(2.5)
+            ax.set_title(f"{k}{'' if detected[k] else ' interp'}", fontsize=7, color=color)
+    else:
+        raise StoreError(f"store {root} ({modality}) has nothing avemo can draw")
+    fig.suptitle(f"{clip_id} ({modality})")
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+    return png
+
+
+def verify(root: str | Path) -> list[str]:
+    """Re-read every shard; return problems, each naming the file at fault (empty: all good)."""
+    root = Path(root)
+    reader = StoreReader(root)
+    problems: list[str] = []
+    if reader.meta.get("schema_version") != SCHEMA_VERSION:
+        problems.append(f"{root}/store.json: schema version {reader.meta.get('schema_version')}, "
+                        f"this avemo reads {SCHEMA_VERSION}")
+    for partial in sorted(root.glob(f"*{PARTIAL_SUFFIX}")):
+        problems.append(f"{partial}: unfinished shard of an interrupted run (the next run removes it)")
+    on_disk = sorted(p.name for p in root.glob(f"{SHARD_PREFIX}*{SHARD_SUFFIX}"))
+    index = read_index_file(root)
+    for name in sorted(set(index["shards"]) - set(on_disk)):
+        problems.append(f"{root / name}: listed in index.json but missing")
+    for name in on_disk:
+        path = root / name
+        if name not in index["shards"]:
+            problems.append(f"{path}: not in index.json (the next extraction run adds it)")
+        try:
+            ids, _, _ = scan_shard(path)
+            with h5py.File(path, "r") as f:
+                for spec in reader.specs:
+                    ds = f[spec.name]
+                    if ds.shape != (len(ids), *spec.shape) or ds.dtype != np.dtype(spec.dtype):
+                        problems.append(f"{path}: dataset {spec.name} is {ds.shape} {ds.dtype}, expected "
+                                        f"({len(ids)}, {', '.join(map(str, spec.shape))}) {spec.dtype}")
+                        continue
+                    for row in range(len(ids)):
+                        ds[row]  # reads every chunk: catches truncated files
+                for extra in BOOKKEEPING:
+                    if f[extra].shape != (len(ids),):
+                        problems.append(f"{path}: {extra} has {f[extra].shape[0]} rows, clip_id {len(ids)}")
+        except (StoreError, OSError, KeyError) as exc:
+            problems.append(f"{path}: cannot be read ({exc})")
+            continue
+        if name in index["shards"] and index["shards"][name] != len(ids):
+            problems.append(f"{path}: index.json says {index['shards'][name]} rows, the file has {len(ids)}")
+        for clip, entry in index["clips"].items():
+            if entry["shard"] == name and (entry["row"] >= len(ids) or ids[entry["row"]] != clip):
+                problems.append(f"{path}: index.json puts {clip} at row {entry['row']}, which holds "
+                                f"{ids[entry['row']] if entry['row'] < len(ids) else 'nothing'}")
+    return problems
+
+
+def summary_json(root: str | Path) -> str:
+    return json.dumps(summarize(root), indent=1)

@@ -1,0 +1,72 @@
+"""The store format (public, versioned): file names, dataset names, shapes and dtypes.
+
+A store is a folder per modality::
+
+    store.json      schema version, modality, stage params, dataset specs, library versions
+    index.json      clip id -> shard, row, source sha256 and size
+    failures.csv    clip_id, source, kind, reason of clips that could not be processed
+    shard-00000.h5  HDF5: clip_id (N,) str, source_sha256 (N,) str, source_bytes (N,) int64,
+    shard-00001.h5  and the modality's datasets, chunked one clip per chunk
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+STORE_META = "store.json"
+INDEX_FILE = "index.json"
+FAILURES_FILE = "failures.csv"
+SHARD_PREFIX = "shard-"
+SHARD_SUFFIX = ".h5"
+PARTIAL_SUFFIX = ".partial"
+FAILURE_COLUMNS = ("clip_id", "source", "kind", "reason")
+#: Per-shard bookkeeping datasets, beside the modality's own.
+BOOKKEEPING = ("clip_id", "source_sha256", "source_bytes")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One per-clip array of a modality: its name, per-clip shape and dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    def to_dict(self) -> dict:
+        return {"shape": list(self.shape), "dtype": self.dtype}
+
+
+def mfcc_specs(shape: tuple[int, int, int]) -> tuple[DatasetSpec, ...]:
+    """MFCC store: ``mfcc`` (windows, time, coefficients) float32 per clip."""
+    return (DatasetSpec("mfcc", tuple(shape), "float32"),)
+
+
+def face_specs(n_frames: int, size: int) -> tuple[DatasetSpec, ...]:
+    """Faces store: RGB crops, boxes in source pixels (x0, y0, x1, y1), detection flags."""
+    return (DatasetSpec("frames", (n_frames, size, size, 3), "uint8"),
+            DatasetSpec("boxes", (n_frames, 4), "float32"),
+            DatasetSpec("detected", (n_frames,), "bool"))
+
+
+def shard_name(number: int) -> str:
+    return f"{SHARD_PREFIX}{number:05d}{SHARD_SUFFIX}"
+
+
+def canonical_json(data: object) -> str:
+    """JSON with sorted keys, so equal params give equal bytes."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose output ends up in a store."""
+    import importlib.metadata as md
+
+    out = {}
+    for dist in ("avemo", "numpy", "librosa", "soxr", "av", "dlib-bin", "opencv-python-headless", "h5py"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return out

@@ -1,0 +1,269 @@
+"""The store writer: appends clips to HDF5 shards, publishing each shard atomically.
+
+A shard is written as ``shard-NNNNN.h5.partial`` and renamed to its final name only when
+complete (flushed and fsynced); the index is rewritten atomically after each publish. A crash
+or ``kill -9`` therefore leaves at most a ``.partial`` file, which the next run deletes and
+redoes. Only the parent process writes HDF5.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import h5py
+import numpy as np
+
+from features.schema import (FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, PARTIAL_SUFFIX,
+                             SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META, DatasetSpec,
+                             canonical_json, library_versions, shard_name)
+from pipeline.errors import StoreError, StoreParamsError
+
+log = logging.getLogger(__name__)
+STR = h5py.string_dtype("utf-8")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """The file a clip's features were computed from: path, size and SHA-256 of its bytes."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _params_diff(old: Mapping, new: Mapping) -> str:
+    keys = sorted(set(old) | set(new))
+    return ", ".join(f"{k}: {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}"
+                     for k in keys if old.get(k) != new.get(k))
+
+
+def read_index_file(root: Path) -> dict:
+    path = root / INDEX_FILE
+    if not path.exists():
+        return {"shards": {}, "clips": {}}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise StoreError(f"{path} is not valid JSON ({exc}); run `avemo inspect {root} --verify`") from exc
+
+
+def scan_shard(path: Path) -> tuple[list[str], list[str], list[int]]:
+    """(clip ids, sha256s, sizes) of a published shard; StoreError naming it when unreadable."""
+    try:
+        with h5py.File(path, "r") as f:
+            if not f.attrs.get("complete", False):
+                raise StoreError(f"{path} is not marked complete")
+            ids = [s.decode() if isinstance(s, bytes) else s for s in f["clip_id"][()]]
+            shas = [s.decode() if isinstance(s, bytes) else s for s in f["source_sha256"][()]]
+            sizes = [int(x) for x in f["source_bytes"][()]]
+    except (OSError, KeyError) as exc:
+        raise StoreError(f"shard {path} cannot be read ({exc}): delete it and re-run the "
+                         "extraction to redo its clips") from exc
+    return ids, shas, sizes
+
+
+class StoreWriter:
+    """Context manager that adds clips to a store folder, resuming what is already there.
+
+    ``params`` are the stage's feature params: a store written with other params is refused
+    (:class:`StoreParamsError`) unless ``force``, which deletes it first.
+    """
+
+    def __init__(self, root: str | Path, modality: str, params: Mapping, specs: tuple[DatasetSpec, ...],
+                 shard_size: int = 500, compression: str = "none", force: bool = False):
+        self.root = Path(root)
+        self.modality = modality
+        self.params = json.loads(canonical_json(dict(params)))
+        self.specs = specs
+        self.shard_size = shard_size
+        self.compression = None if compression == "none" else compression
+        self.force = force
+        self.index: dict = {"shards": {}, "clips": {}}
+        self.failures: dict[str, dict[str, str]] = {}
+        self._file: h5py.File | None = None
+        self._rows = 0
+        self._name = ""
+        self.added = 0
+
+    # --- opening -------------------------------------------------------------------------
+    def _meta(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "modality": self.modality, "params": self.params,
+                "datasets": {s.name: s.to_dict() for s in self.specs}}
+
+    def __enter__(self) -> "StoreWriter":
+        self.root.mkdir(parents=True, exist_ok=True)
+        meta_path = self.root / STORE_META
+        if meta_path.exists():
+            old = json.loads(meta_path.read_text())
+            mine = self._meta()
+            if any(old.get(k) != mine[k] for k in mine):
+                if not self.force:
+                    what = _params_diff(old.get("params", {}), mine["params"]) or \
+                        f"schema/modality/datasets differ ({old.get('modality')} v{old.get('schema_version')})"
+                    raise StoreParamsError(
+                        f"store {self.root} was written with other {self.modality} params ({what}); "
+                        "refusing to mix them. Re-run with --force to rebuild it, or choose another --out")
+                log.warning("store %s: params changed, rebuilding (--force)", self.root)
+                self._wipe()
+        elif any(self.root.glob(f"{SHARD_PREFIX}*")):
+            raise StoreError(f"{self.root} holds shards but no {STORE_META}: not an avemo store "
+                             "(or a broken one); choose another --out or delete it")
+        for partial in self.root.glob(f"*{PARTIAL_SUFFIX}"):
+            log.warning("removing %s left by an interrupted run; its clips are redone", partial.name)
+            partial.unlink()
+        if not meta_path.exists():
+            meta = dict(self._meta(), versions=library_versions())
+            _atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+        self.index = self._reconcile(read_index_file(self.root))
+        self.failures = self._read_failures()
+        return self
+
+    def _wipe(self) -> None:
+        for p in self.root.iterdir():
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+
+    def _reconcile(self, index: dict) -> dict:
+        """Bring the index in line with the published shards on disk (after a crash)."""
+        on_disk = sorted(p.name for p in self.root.glob(f"{SHARD_PREFIX}*{SHARD_SUFFIX}"))
+        shards = {n: r for n, r in index.get("shards", {}).items() if n in on_disk}
+        clips = {c: e for c, e in index.get("clips", {}).items() if e["shard"] in shards}
+        for name in on_disk:
+            if name in shards:
+                continue
+            ids, shas, sizes = scan_shard(self.root / name)
+            shards[name] = len(ids)
+            for row, (clip, sha, size) in enumerate(zip(ids, shas, sizes)):
+                clips[clip] = {"shard": name, "row": row, "sha256": sha, "bytes": size}
+        return {"shards": dict(sorted(shards.items())), "clips": clips}
+
+    def _read_failures(self) -> dict[str, dict[str, str]]:
+        path = self.root / FAILURES_FILE
+        if not path.exists():
+            return {}
+        with open(path, newline="", encoding="utf-8") as fh:
+            return {r["clip_id"]: r for r in csv.DictReader(fh)}
+
+    # --- queries --------------------------------------------------------------------------
+    def is_current(self, clip_id: str, sha256: str) -> bool:
+        """True when the clip is stored from a source with this hash (so it can be skipped)."""
+        entry = self.index["clips"].get(clip_id)
+        return entry is not None and entry["sha256"] == sha256
+
+    # --- writing --------------------------------------------------------------------------
+    def _open_shard(self) -> None:
+        numbers = [int(n[len(SHARD_PREFIX):-len(SHARD_SUFFIX)]) for n in self.index["shards"]]
+        self._name = shard_name(max(numbers, default=-1) + 1)
+        path = self.root / (self._name + PARTIAL_SUFFIX)
+        f = h5py.File(path, "w")  # no track_order: it adds timestamped v2 object headers
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["modality"] = self.modality
+        f.attrs["params"] = canonical_json(self.params)
+        f.attrs["versions"] = canonical_json(library_versions())
+        f.attrs["complete"] = False
+        f.create_dataset("clip_id", shape=(0,), maxshape=(None,), dtype=STR, chunks=(256,))
+        f.create_dataset("source_sha256", shape=(0,), maxshape=(None,), dtype=STR, chunks=(256,))
+        f.create_dataset("source_bytes", shape=(0,), maxshape=(None,), dtype="int64", chunks=(256,))
+        for spec in self.specs:
+            f.create_dataset(spec.name, shape=(0, *spec.shape), maxshape=(None, *spec.shape),
+                             dtype=spec.dtype, chunks=(1, *spec.shape), compression=self.compression)
+        self._file, self._rows = f, 0
+
+    def add(self, clip_id: str, arrays: Mapping[str, np.ndarray], source: SourceInfo) -> None:
+        """Append one clip; its arrays must match the specs exactly (shape and dtype)."""
+        for spec in self.specs:
+            a = arrays.get(spec.name)
+            if a is None or tuple(a.shape) != spec.shape or a.dtype != np.dtype(spec.dtype):
+                got = None if a is None else f"{a.shape} {a.dtype}"
+                raise StoreError(f"clip {clip_id}: dataset {spec.name!r} must be {spec.shape} "
+                                 f"{spec.dtype}, got {got}")
+        if self._file is None:
+            self._open_shard()
+        f, n = self._file, self._rows
+        for name in (*(s.name for s in self.specs), *("clip_id", "source_sha256", "source_bytes")):
+            f[name].resize(n + 1, axis=0)
+        for spec in self.specs:
+            f[spec.name][n] = arrays[spec.name]
+        f["clip_id"][n] = clip_id
+        f["source_sha256"][n] = source.sha256
+        f["source_bytes"][n] = source.size
+        self._rows = n + 1  # the row counts only once every dataset holds it
+        self.index["clips"][clip_id] = {"shard": self._name, "row": n, "sha256": source.sha256,
+                                        "bytes": source.size}
+        self.failures.pop(clip_id, None)
+        self.added += 1
+        if self._rows >= self.shard_size:
+            self.publish()
+
+    def fail(self, clip_id: str, source: str, kind: str, reason: str) -> None:
+        """Record a clip that could not be processed (kept until it succeeds)."""
+        self.failures[clip_id] = {"clip_id": clip_id, "source": source, "kind": kind, "reason": reason}
+
+    def publish(self) -> None:
+        """Close the current shard and give it its final name (no-op when none is open)."""
+        if self._file is None:
+            return
+        f, rows, name = self._file, self._rows, self._name
+        for ds in f.values():
+            if ds.shape[0] != rows:  # a row interrupted half-way is dropped
+                ds.resize(rows, axis=0)
+        f.attrs["complete"] = True
+        f.close()
+        self._file = None
+        partial = self.root / (name + PARTIAL_SUFFIX)
+        if rows == 0:
+            partial.unlink()
+            return
+        _fsync_path(partial)
+        os.replace(partial, self.root / name)
+        _fsync_path(self.root)
+        self.index["shards"][name] = rows
+        self._write_index()
+        self._write_failures()
+
+    def _write_index(self) -> None:
+        doc = {"schema_version": SCHEMA_VERSION, "modality": self.modality,
+               "shards": dict(sorted(self.index["shards"].items())),
+               "clips": dict(sorted(self.index["clips"].items()))}
+        _atomic_write(self.root / INDEX_FILE, json.dumps(doc, indent=0, sort_keys=True) + "\n")
+
+    def _write_failures(self) -> None:
+        path = self.root / FAILURES_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=FAILURE_COLUMNS, lineterminator="\n")
+            w.writeheader()
+            w.writerows(self.failures[c] for c in sorted(self.failures))
+        os.replace(tmp, path)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Rows already in the open shard are complete, also on Ctrl-C: publish them.
+        self.publish()
+        self._write_index()
+        self._write_failures()

@@ -1,0 +1,69 @@
+"""Audio loading and the paper's MFCC windows (DESIGN.md, exactly)."""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import MfccConfig
+from pipeline.errors import MediaError
+from pipeline.media import check_file, read_audio_track
+from pipeline.threads import single_threaded_blas
+
+AUDIO_FILE_EXTS = (".wav", ".flac", ".ogg")
+
+
+def load_audio(path: str | Path, sr: int) -> np.ndarray:
+    """Samples of ``path`` at ``sr`` Hz, mono -> [shape=(n,)] float32.
+
+    Audio files go through ``librosa.load(path, sr=sr, mono=True)``; for a video file the
+    first audio track is decoded with FFmpeg, averaged to mono and resampled the same way
+    (soxr_hq, librosa's default).
+    """
+    import librosa
+
+    path = check_file(path)
+    if path.suffix.lower() in AUDIO_FILE_EXTS:
+        try:
+            with warnings.catch_warnings():
+                # librosa's audioread fallback warns; a broken file is reported as a failure instead
+                warnings.simplefilter("ignore", (UserWarning, FutureWarning))
+                y, _ = librosa.load(path, sr=sr, mono=True)
+        except Exception as exc:  # soundfile/audioread raise many unrelated types
+            raise MediaError(f"{path}: cannot be decoded as audio ({type(exc).__name__}: {exc})") from exc
+    else:
+        raw, rate = read_audio_track(path)
+        y = raw if rate == sr else librosa.resample(raw, orig_sr=rate, target_sr=sr)
+    if y.size == 0:
+        raise MediaError(f"{path}: holds no audio samples", kind="no audio track")
+    if not np.all(np.isfinite(y)):
+        raise MediaError(f"{path}: audio holds NaN or infinite samples")
+    return y.astype(np.float32, copy=False)
+
+
+@lru_cache(maxsize=8)
+def _mel_basis(sr: int, n_fft: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=sr, n_fft=n_fft)
+
+
+def mfcc_windows(y: np.ndarray, config: MfccConfig = MfccConfig()) -> np.ndarray:
+    """The paper's MFCC windows of one clip -> [shape=(9, 40, 40)] float32 (window, time, coef).
+
+    ``y`` is cut or zero-padded at the end to ``duration`` s; ``M = mfcc(y).T`` has 216 frames
+    of 40 coefficients; window k is ``M[step*k : step*k + window]``. Equal to
+    ``librosa.feature.mfcc(y=y, sr, n_mfcc, n_fft, hop_length)`` with the mel basis cached.
+    """
+    import librosa
+
+    y = librosa.util.fix_length(np.asarray(y, dtype=np.float32), size=config.n_samples)
+    power = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length)) ** 2
+    with single_threaded_blas():  # same bytes whatever the process's thread settings
+        mel = np.einsum("ft,mf->mt", power, _mel_basis(config.sr, config.n_fft), optimize=True)
+    m = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=config.n_mfcc).T  # (frames, coefs)
+    starts = range(0, config.n_windows * config.step, config.step)
+    return np.stack([m[s:s + config.window] for s in starts]).astype(np.float32)

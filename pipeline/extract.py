@@ -1,0 +1,191 @@
+"""Running a per-clip extractor over a manifest into a feature store (resumable, parallel).
+
+Serial path first (``jobs=1``: a plain loop); with ``jobs > 1`` joblib runs clips in worker
+processes that return arrays, and only this (parent) process writes HDF5, in manifest order,
+so ``-j 2`` gives the same bytes as ``-j 1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from features.schema import DatasetSpec
+from features.writer import SourceInfo, StoreWriter
+from pipeline.config import StoreConfig
+from pipeline.errors import AvemoError, MediaError
+from pipeline.manifest import source_path
+from pipeline.threads import single_threaded_blas
+
+log = logging.getLogger(__name__)
+
+
+class Extractor(Protocol):
+    """A stage's per-clip work: which file to read, and the arrays it makes from it."""
+
+    modality: str
+
+    def params(self) -> dict: ...
+
+    def specs(self) -> tuple[DatasetSpec, ...]: ...
+
+    def source(self, row: dict[str, str]) -> Path:
+        """The file this clip's features come from; MediaError when there is none."""
+
+    def warm_up(self) -> None:
+        """One-off costs (e.g. numba compilation) paid once per worker."""
+
+    def process(self, path: Path) -> dict[str, np.ndarray]: ...
+
+
+@dataclass
+class ExtractionReport:
+    """What one run did: counts, and the failures recorded in ``failures.csv``."""
+
+    total: int = 0
+    stored: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures_by_kind: Counter = field(default_factory=Counter)
+    store_clips: int = 0
+
+    def to_dict(self) -> dict:
+        return {"total": self.total, "stored": self.stored, "skipped": self.skipped,
+                "failed": self.failed, "store_clips": self.store_clips,
+                "failures_by_kind": dict(sorted(self.failures_by_kind.items()))}
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+_WARM: set[int] = set()
+
+
+def _work(extractor: Extractor, clip_id: str, path: Path) -> tuple[str, dict | None, tuple[str, str] | None]:
+    """Worker task: arrays, or (kind, reason). Never raises for a bad clip.
+
+    BLAS runs single-threaded in every process: a multi-threaded matrix product sums in
+    another order, and the stored bytes must not depend on ``-j``.
+    """
+    with single_threaded_blas():
+        if id(type(extractor)) not in _WARM:
+            extractor.warm_up()
+            _WARM.add(id(type(extractor)))
+        return _process(extractor, clip_id, path)
+
+
+def _process(extractor: Extractor, clip_id: str, path: Path) -> tuple[str, dict | None, tuple[str, str] | None]:
+    try:
+        return clip_id, extractor.process(path), None
+    except MediaError as exc:
+        return clip_id, None, (exc.kind, str(exc))
+    except AvemoError as exc:
+        return clip_id, None, ("error", str(exc))
+    except Exception as exc:  # record-and-continue: one odd file must not stop a corpus run
+        return clip_id, None, ("error", f"{path}: {type(exc).__name__}: {exc}")
+
+
+def default_cache_dir() -> Path:
+    """Where numba and friends cache compiled code: ``$AVEMO_CACHE`` or ``./.cache``."""
+    return Path(os.environ.get("AVEMO_CACHE", ".cache")).resolve()
+
+
+def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extractor,
+                   store: StoreConfig = StoreConfig(), jobs: int = 1, force: bool = False,
+                   progress: bool = True) -> ExtractionReport:
+    """Extract every manifest row not already stored (same params, same source hash)."""
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(default_cache_dir() / "numba"))
+    report = ExtractionReport(total=len(rows))
+    with StoreWriter(out, extractor.modality, extractor.params(), extractor.specs(),
+                     shard_size=store.shard_size, compression=store.compression, force=force) as writer:
+        todo: list[tuple[str, Path, SourceInfo]] = []
+        for row in tqdm(rows, desc=f"{extractor.modality}: hashing sources", unit="clip",
+                        disable=not progress, leave=False):
+            clip_id = row["clip_id"]
+            try:
+                path = extractor.source(row)
+                info = SourceInfo(str(path), path.stat().st_size, file_sha256(path))
+            except (MediaError, OSError) as exc:
+                kind = getattr(exc, "kind", "missing file")
+                writer.fail(clip_id, str(source_path(row, "audio") or source_path(row, "video") or ""),
+                            kind, str(exc))
+                report.failed += 1
+                report.failures_by_kind[kind] += 1
+                continue
+            if writer.is_current(clip_id, info.sha256):
+                report.skipped += 1
+                continue
+            todo.append((clip_id, path, info))
+        infos = {c: i for c, _, i in todo}
+        if jobs == 1:
+            results = (_work(extractor, c, p) for c, p, _ in todo)
+        else:
+            results = Parallel(n_jobs=jobs, return_as="generator", batch_size=4)(
+                delayed(_work)(extractor, c, p) for c, p, _ in todo)
+        bar = tqdm(results, total=len(todo), desc=f"{extractor.modality}: extracting", unit="clip",
+                   disable=not progress)
+        for clip_id, arrays, failure in bar:
+            if failure is None:
+                writer.add(clip_id, arrays, infos[clip_id])
+                report.stored += 1
+            else:
+                kind, reason = failure
+                writer.fail(clip_id, infos[clip_id].path, kind, reason)
+                report.failed += 1
+                report.failures_by_kind[kind] += 1
+                log.info("%s: %s", clip_id, reason)
+            bar.set_postfix(failed=report.failed, refresh=False)
+        report.store_clips = len(writer.index["clips"])
+    return report
+
+
+@dataclass(frozen=True)
+class MfccExtractor:
+    """The MFCC stage's per-clip work: WAV when the manifest has one, else the video's track."""
+
+    config: object
+    modality: str = "mfcc"
+
+    def params(self) -> dict:
+        from pipeline.config import to_dict
+
+        return to_dict(self.config)
+
+    def specs(self) -> tuple[DatasetSpec, ...]:
+        from features.schema import mfcc_specs
+
+        return mfcc_specs(self.config.shape)
+
+    def source(self, row: dict[str, str]) -> Path:
+        path = source_path(row, "audio") or source_path(row, "video")
+        if path is None:
+            raise MediaError(f"{row['clip_id']}: the manifest lists neither an audio nor a video file",
+                             kind="no audio")
+        if not path.is_file():
+            raise MediaError(f"{path}: file does not exist (listed in the manifest)", kind="missing file")
+        return path
+
+    def warm_up(self) -> None:
+        from pipeline.audio import mfcc_windows
+
+        mfcc_windows(np.zeros(self.config.sr // 10, np.float32), self.config)
+
+    def process(self, path: Path) -> dict[str, np.ndarray]:
+        from pipeline.audio import load_audio, mfcc_windows
+
+        return {"mfcc": mfcc_windows(load_audio(path, self.config.sr), self.config)}
