@@ -31,7 +31,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/bench_mfcc_store.py
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis

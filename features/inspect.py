@@ -102,6 +102,7 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
     with StoreReader(root) as reader:
         arrays = reader.get(clip_id)
         modality = reader.modality
+        source = reader.entry(clip_id).get("source", "")
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     if "mfcc" in arrays:
@@ -122,29 +123,51 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
             ax.set_ylabel("MFCC", fontsize=8)
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="MFCC value (2nd-98th percentile)")
     elif "frames" in arrays:
-        frames, detected = arrays["frames"], arrays["detected"]
+        frames, detected, boxes = arrays["frames"], arrays["detected"], arrays["boxes"]
         cols = 10
         rows = int(np.ceil(len(frames) / cols))
-        fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False,
-                                 constrained_layout=True)
-        for k, ax in enumerate(axes.flat):
+        sources = _source_frames(source, len(frames)) if source else None
+        fig = plt.figure(figsize=(1.3 * cols, 1.45 * rows + (3.2 if sources else 0)), constrained_layout=True)
+        grid = fig.add_gridspec(rows + (2 if sources else 0), cols)
+        for k in range(len(frames)):
+            ax = fig.add_subplot(grid[k // cols, k % cols])
+            ax.imshow(frames[k])
             ax.set_xticks([])
             ax.set_yticks([])
-            if k >= len(frames):
-                ax.axis("off")
-                continue
-            ax.imshow(frames[k])
             color = "tab:green" if detected[k] else "tab:red"
             for side in ax.spines.values():
                 side.set_edgecolor(color)
                 side.set_linewidth(2.5)
             ax.set_title(f"{k}{'' if detected[k] else ' interp'}", fontsize=7, color=color)
+        if sources:
+            for j, k in enumerate(np.linspace(0, len(frames) - 1, 4).round().astype(int)):
+                ax = fig.add_subplot(grid[rows:, j * cols // 4:(j + 1) * cols // 4])
+                ax.imshow(sources[k])
+                x0, y0, x1, y1 = boxes[k]
+                ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5,
+                                           color="tab:green" if detected[k] else "tab:red"))
+                ax.set_title(f"sampled frame {k}, face box in source", fontsize=8)
+                ax.axis("off")
     else:
         raise StoreError(f"store {root} ({modality}) has nothing avemo can draw")
     fig.suptitle(f"{clip_id} ({modality})")
     fig.savefig(png, dpi=80)
     plt.close(fig)
     return png
+
+
+def _source_frames(source: str, n: int) -> list[np.ndarray] | None:
+    """The clip's sampled source frames (RGB), when its video file is still where it was."""
+    from pipeline.errors import MediaError
+    from pipeline.video import read_sampled_frames
+
+    if not Path(source).is_file():
+        return None
+    try:
+        frames, _ = read_sampled_frames(source, n)
+    except MediaError:
+        return None
+    return [f.rgb() for f in frames]
 
 
 def verify(root: str | Path) -> list[str]:

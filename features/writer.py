@@ -215,7 +215,7 @@ class StoreWriter:
         f["source_bytes"][n] = source.size
         self._rows = n + 1  # the row counts only once every dataset holds it
         self.index["clips"][clip_id] = {"shard": self._name, "row": n, "sha256": source.sha256,
-                                        "bytes": source.size}
+                                        "bytes": source.size, "source": source.path}
         self.failures.pop(clip_id, None)
         self.added += 1
         if self._rows >= self.shard_size:

@@ -134,18 +134,6 @@ def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, chec
         click.echo(f"split {name}: {len(s['actors'])} actors, {s['n_clips']} clips", err=True)
 
 
-def _register_package_commands() -> None:
-    from features.cli import register as register_features
-
-    register_features(main)
-    try:
-        from training.cli import register as register_training
-    except ImportError:  # the trainer package is optional until it exists
-        return
-    register_training(main)
-
-
-
 @main.group("extract")
 def extract():
     """Extract features of every manifest clip into a feature store (resumable)."""
@@ -195,6 +183,29 @@ def extract_mfcc(ctx, manifest_path, out, jobs, shard_size, force, summary):
 
     cfg = section(MfccConfig, params_of(ctx), "mfcc")
     _run_extraction(ctx, MfccExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary)
+
+
+@extract.command("faces")
+@_extraction_options
+@click.pass_context
+def extract_faces(ctx, manifest_path, out, jobs, shard_size, force, summary):
+    """dlib face crops: 50 frames of 64x64 RGB per clip, boxes and detection flags (params: faces)."""
+    from pipeline.config import FaceConfig
+    from pipeline.extract import FaceExtractor
+
+    cfg = section(FaceConfig, params_of(ctx), "faces")
+    _run_extraction(ctx, FaceExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary)
+
+
+def _register_package_commands() -> None:
+    from features.cli import register as register_features
+
+    register_features(main)
+    try:
+        from training.cli import register as register_training
+    except ImportError:  # the trainer package is optional until it exists
+        return
+    register_training(main)
 
 
 _register_package_commands()

@@ -167,3 +167,31 @@ class StoreConfig:
         _positive("shard_size", name, self.shard_size)
         if self.compression not in ("none", "lzf", "gzip"):
             raise ConfigError(f"{name}.compression must be none, lzf or gzip, got {self.compression!r}")
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    """Face crops (DESIGN.md): every field changes the stored tensors."""
+
+    n_frames: int = 50
+    size: int = 64
+    margin: float = 0.15
+    detector: str = "hog"
+    upsample: int = 0
+    strategy: str = "track"
+    keyframes: int = 1
+    roi_margin: float = 0.5
+    smooth: int = 1
+
+    def validate(self, name: str = "faces") -> None:
+        for key in ("n_frames", "size", "keyframes", "smooth"):
+            _positive(key, name, getattr(self, key))
+        if self.detector not in ("hog", "cnn"):
+            raise ConfigError(f"{name}.detector must be hog or cnn, got {self.detector!r}")
+        if self.strategy not in ("track", "keyframes", "every"):
+            raise ConfigError(f"{name}.strategy must be track, keyframes or every, got {self.strategy!r}")
+        if not 0 <= self.margin <= 2 or not 0.1 <= self.roi_margin <= 3:
+            raise ConfigError(f"{name}.margin must be in [0, 2] and roi_margin in [0.1, 3], "
+                              f"got {self.margin}, {self.roi_margin}")
+        if self.upsample not in (0, 1, 2):
+            raise ConfigError(f"{name}.upsample must be 0, 1 or 2, got {self.upsample}")

@@ -189,3 +189,39 @@ class MfccExtractor:
         from pipeline.audio import load_audio, mfcc_windows
 
         return {"mfcc": mfcc_windows(load_audio(path, self.config.sr), self.config)}
+
+
+@dataclass(frozen=True)
+class FaceExtractor:
+    """The face stage's per-clip work, on the clip's video file."""
+
+    config: object
+    modality: str = "faces"
+
+    def params(self) -> dict:
+        from pipeline.config import to_dict
+
+        return to_dict(self.config)
+
+    def specs(self) -> tuple[DatasetSpec, ...]:
+        from features.schema import face_specs
+
+        return face_specs(self.config.n_frames, self.config.size)
+
+    def source(self, row: dict[str, str]) -> Path:
+        path = source_path(row, "video")
+        if path is None:
+            raise MediaError(f"{row['clip_id']}: the manifest lists no video file", kind="no video")
+        if not path.is_file():
+            raise MediaError(f"{path}: file does not exist (listed in the manifest)", kind="missing file")
+        return path
+
+    def warm_up(self) -> None:
+        from pipeline.faces import make_detector
+
+        make_detector(self.config.detector, self.config.upsample)(np.zeros((100, 100), np.uint8))
+
+    def process(self, path: Path) -> dict[str, np.ndarray]:
+        from pipeline.faces import face_track
+
+        return face_track(path, self.config)

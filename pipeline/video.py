@@ -1,0 +1,166 @@
+"""Video decoding for the face stage: the uniformly sampled frames of a clip, and no more.
+
+The file is opened and demuxed once (compressed packets are small), the frame count is the
+number of video packets, and only the sampled frames are kept, as decoded YUV pictures: the
+detector reads the luma plane directly and only the face region is converted to RGB. A
+one-minute clip costs the memory of 50 frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from pipeline.errors import MediaError
+from pipeline.media import check_file
+
+
+def sample_indices(n_frames: int, n: int) -> np.ndarray:
+    """``round(linspace(0, n_frames - 1, n))``: uniform over the clip; short clips repeat frames."""
+    return np.round(np.linspace(0, n_frames - 1, n)).astype(np.int64)
+
+
+class Frame:
+    """One decoded picture: luma for detection, RGB of any region for crops."""
+
+    def __init__(self, frame: av.VideoFrame):
+        self.height, self.width = frame.height, frame.width
+        self._fast = frame.format.name == "yuv420p" and self.width % 2 == 0 and self.height % 2 == 0
+        if self._fast:
+            self._planes = [np.frombuffer(p, np.uint8, count=p.line_size * p.height)
+                            .reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
+            self._frame = frame  # keeps the decoder's buffer alive
+        else:
+            self._rgb = frame.to_ndarray(format="rgb24")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    def gray(self) -> np.ndarray:
+        """(H, W) uint8 luma (contiguous, for dlib)."""
+        if self._fast:
+            return np.ascontiguousarray(self._planes[0])
+        return cv2.cvtColor(self._rgb, cv2.COLOR_RGB2GRAY)
+
+    def square(self, x0: int, y0: int, side: int, size: int) -> np.ndarray:
+        """(size, size, 3) uint8 RGB of the square at (x0, y0) with side ``side`` px, black
+        where it lies outside the frame (padded, never stretched), anti-aliased.
+
+        YUV frames: luma resized to 2*size and chroma to size (I420 geometry), converted
+        once, then an exact 2:1 area average (~0.07 ms, vs ~0.25 ms converting first)."""
+        if not self._fast:
+            return _square_rgb(self._rgb, x0, y0, side, size)
+        x0, y0 = x0 - x0 % 2, y0 - y0 % 2  # chroma sites are 2x2: keep them aligned
+        side += side % 2
+        y, u, v = self._planes
+        luma = _plane_patch(y, x0, y0, side, 16)
+        cb = _plane_patch(u, x0 // 2, y0 // 2, side // 2, 128)
+        cr = _plane_patch(v, x0 // 2, y0 // 2, side // 2, 128)
+        big = (2 * size, 2 * size)
+        i420 = np.concatenate([cv2.resize(luma, big, interpolation=cv2.INTER_LINEAR).ravel(),
+                               cv2.resize(cb, (size, size), interpolation=cv2.INTER_LINEAR).ravel(),
+                               cv2.resize(cr, (size, size), interpolation=cv2.INTER_LINEAR).ravel()])
+        rgb = cv2.cvtColor(i420.reshape(3 * size, 2 * size), cv2.COLOR_YUV2RGB_I420)
+        return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+
+    def rgb(self, x0: int = 0, y0: int = 0, x1: int | None = None, y1: int | None = None) -> np.ndarray:
+        """(y1-y0, x1-x0, 3) uint8 RGB of a region inside the frame (BT.601, as FFmpeg)."""
+        x1 = self.width if x1 is None else x1
+        y1 = self.height if y1 is None else y1
+        if not self._fast:
+            return self._rgb[y0:y1, x0:x1]
+        ex0, ey0 = x0 - x0 % 2, y0 - y0 % 2
+        ex1, ey1 = x1 + x1 % 2, y1 + y1 % 2
+        y, u, v = self._planes
+        w, h = ex1 - ex0, ey1 - ey0
+        i420 = np.concatenate([y[ey0:ey1, ex0:ex1].ravel(), u[ey0 // 2:ey1 // 2, ex0 // 2:ex1 // 2].ravel(),
+                               v[ey0 // 2:ey1 // 2, ex0 // 2:ex1 // 2].ravel()]).reshape(h * 3 // 2, w)
+        out = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+        return out[y0 - ey0:y0 - ey0 + (y1 - y0), x0 - ex0:x0 - ex0 + (x1 - x0)]
+
+
+def _plane_patch(plane: np.ndarray, x0: int, y0: int, side: int, fill: int) -> np.ndarray:
+    """plane[y0:y0+side, x0:x0+side], padded with ``fill`` where it lies outside the plane."""
+    h, w = plane.shape[:2]
+    ix0, iy0, ix1, iy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+    if ix1 <= ix0 or iy1 <= iy0:
+        return np.full((side, side) + plane.shape[2:], fill, np.uint8)
+    patch = plane[iy0:iy1, ix0:ix1]
+    if (ix0, iy0, ix1, iy1) != (x0, y0, x0 + side, y0 + side):
+        patch = cv2.copyMakeBorder(patch, iy0 - y0, y0 + side - iy1, ix0 - x0, x0 + side - ix1,
+                                   cv2.BORDER_CONSTANT, value=(fill, fill, fill))
+    return patch
+
+
+def _square_rgb(rgb: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:
+    """The same square from an RGB array (frames that are not even-sized yuv420p)."""
+    patch = _plane_patch(rgb, x0, y0, side, 0)
+    patch = cv2.resize(patch, (2 * size, 2 * size), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def read_sampled_frames(path: str | Path, n: int) -> tuple[list[Frame], int]:
+    """``n`` frames sampled uniformly over the clip (repeats share one object), and its frame count.
+
+    A truncated file keeps the frames that decode (sampled over those); a file with no
+    decodable frame raises :class:`MediaError`.
+    """
+    path = check_file(path)
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise MediaError(f"{path}: cannot be opened as video ({exc})") from exc
+    with container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: has no video track", kind="no video track")
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"  # deterministic, and no thread start-up per clip
+        packets = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    packets.append(packet)
+        except (av.error.FFmpegError, ValueError):
+            pass  # a truncated file: decode what was read
+        wanted = set(sample_indices(len(packets), n).tolist()) if packets else set()
+        kept: dict[int, Frame] = {}
+        decoded = 0
+        try:
+            for packet in [*packets, None]:
+                for frame in stream.decode(packet):
+                    if decoded in wanted:
+                        kept[decoded] = Frame(frame)
+                    decoded += 1
+        except (av.error.FFmpegError, ValueError):
+            pass
+    if decoded == 0:
+        raise MediaError(f"{path}: no video frame can be decoded")
+    if decoded != len(packets):  # some packets held no picture, or decoding broke off
+        return _resample_decoded(path, decoded, n), decoded
+    idx = sample_indices(decoded, n)
+    return [kept[i] for i in idx], decoded
+
+
+def _resample_decoded(path: Path, decoded: int, n: int) -> list[Frame]:
+    """Second pass when packets and pictures disagree: sample over the pictures that decode."""
+    idx = sample_indices(decoded, n)
+    wanted = set(idx.tolist())
+    kept: dict[int, Frame] = {}
+    i = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"
+        try:
+            for frame in container.decode(stream):
+                if i in wanted:
+                    kept[i] = Frame(frame)
+                i += 1
+        except (av.error.FFmpegError, ValueError):
+            pass
+    if not wanted <= kept.keys():
+        raise MediaError(f"{path}: decoding is not repeatable ({decoded} then {i} frames)")
+    return [kept[j] for j in idx]

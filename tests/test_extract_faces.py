@@ -1,0 +1,59 @@
+import csv
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from features.reader import StoreReader
+from pipeline.cli import main
+from tests.test_faces import write_video
+
+
+def _manifest(runner, corpus, out):
+    res = runner.invoke(main, ["manifest", "--root", str(corpus), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_faces_store_with_recorded_failures(real_corpus, tmp_path, rng):
+    runner = CliRunner()
+    video = real_corpus / "VideoFlash"
+    src = (video / "1001_DFA_ANG_XX.flv").read_bytes()
+    (video / "1002_DFA_ANG_XX.flv").write_bytes(src[:3000])                      # truncated to nothing usable
+    (video / "1002_DFA_DIS_XX.flv").write_bytes(b"")                              # empty
+    (video / "1002_DFA_FEA_XX.flv").write_bytes(rng.integers(0, 255, 4000, dtype=np.uint8).tobytes())  # garbage
+    write_video(video / "1002_DFA_HAP_XX.flv", [np.full((240, 320, 3), 90, np.uint8)] * 8)  # no face
+    m = _manifest(runner, real_corpus, tmp_path / "m.csv")
+    store = tmp_path / "faces"
+    res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(store),
+                               "--summary", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    assert "6 stored" in res.stderr and "4 failed" in res.stderr
+    failures = {r["clip_id"]: r for r in csv.DictReader(open(store / "failures.csv"))}
+    assert set(failures) == {"1002_DFA_ANG_XX", "1002_DFA_DIS_XX", "1002_DFA_FEA_XX", "1002_DFA_HAP_XX"}
+    assert failures["1002_DFA_HAP_XX"]["kind"] == "no face"
+    assert failures["1002_DFA_DIS_XX"]["kind"] == "empty file"
+    assert json.loads((tmp_path / "s.json").read_text())["failures_by_kind"]["no face"] == 1
+    with StoreReader(store) as r:
+        assert len(r) == 6
+        clip = r.get("1001_DFA_SAD_XX")
+        assert clip["frames"].shape == (50, 64, 64, 3) and clip["detected"].any()
+    png = tmp_path / "faces.png"
+    res = runner.invoke(main, ["inspect", str(store), "--clip", "1001_DFA_SAD_XX", "--png", str(png)])
+    assert res.exit_code == 0 and "face detected in" in res.output and png.stat().st_size > 50_000
+    res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(store)])
+    assert "0 stored, 6 already stored" in res.stderr  # re-run is a no-op for stored clips
+
+
+def test_faces_parallel_is_byte_identical(demo_corpus, tmp_path):
+    runner = CliRunner()
+    m = _manifest(runner, demo_corpus, tmp_path / "m.csv")
+    for jobs in ("1", "2"):
+        res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(tmp_path / f"j{jobs}"),
+                                   "-j", jobs, "--shard-size", "10"])
+        assert res.exit_code == 0, res.output
+        assert "24 stored" in res.stderr
+    names = sorted(p.name for p in (tmp_path / "j1").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "j2").iterdir()) and "shard-00002.h5" in names
+    for name in names:
+        assert (tmp_path / "j1" / name).read_bytes() == (tmp_path / "j2" / name).read_bytes(), name

@@ -1,0 +1,160 @@
+import av
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from pipeline.config import FaceConfig
+from pipeline.errors import MediaError, NoFaceError
+from pipeline.faces import (HogDetector, crop_square, face_track, interpolate, iou, keyframe_positions,
+                            largest, smooth)
+from pipeline.video import read_sampled_frames, sample_indices
+
+EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+
+
+def write_video(path, frames, fps=30, codec="flv", fmt="flv", pix_fmt="yuv420p"):
+    """Encode RGB frames with PyAV (FLV1 by default, like the demo corpus)."""
+    with av.open(str(path), "w", format=fmt) as out:
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            f.pts = i
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_frames(crema_dir):
+    frames, n = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_HAP_XX.flv", 50)
+    return [f.rgb() for f in frames], n
+
+
+@pytest.mark.parametrize("emotion", EMOS)
+def test_boxes_match_per_frame_detection_on_real_clips(crema_dir, emotion):
+    path = crema_dir / "VideoFlash" / f"1001_DFA_{emotion}_XX.flv"
+    out = face_track(path, FaceConfig())
+    assert out["frames"].shape == (50, 64, 64, 3) and out["frames"].dtype == np.uint8
+    assert out["boxes"].shape == (50, 4) and out["boxes"].dtype == np.float32
+    assert out["detected"].dtype == bool and out["detected"].sum() >= 1
+    frames, _ = read_sampled_frames(path, 50)
+    det = HogDetector()
+    ref = [largest(det(f.rgb())) for f in frames]  # naive per-frame full-resolution detection
+    ious = [iou(r, tuple(b)) for r, b in zip(ref, out["boxes"]) if r is not None]
+    assert len(ious) >= 45
+    assert np.mean(ious) >= 0.8 and min(ious) >= 0.6
+    # the crops hold a face: dlib finds one in the (upscaled) crop
+    big = cv2.resize(out["frames"][25], (192, 192), interpolation=cv2.INTER_CUBIC)
+    assert det(big)
+
+
+def test_strategies_agree_on_a_real_clip(crema_dir):
+    path = crema_dir / "VideoFlash" / "1001_DFA_NEU_XX.flv"
+    every = face_track(path, FaceConfig(strategy="every"))
+    assert every["detected"].all()
+    for cfg in (FaceConfig(keyframes=3), FaceConfig(strategy="keyframes", keyframes=2)):
+        other = face_track(path, cfg)
+        assert np.mean([iou(tuple(a), tuple(b)) for a, b in zip(every["boxes"], other["boxes"])]) > 0.8
+        assert other["detected"].sum() == cfg.keyframes
+
+
+def test_short_clip_gives_50_frames(real_frames, tmp_path):
+    frames, _ = real_frames
+    path = write_video(tmp_path / "short.flv", frames[:12])
+    got, n = read_sampled_frames(path, 50)
+    assert n == 12 and len(got) == 50
+    out = face_track(path, FaceConfig())
+    assert out["frames"].shape[0] == 50
+    idx = sample_indices(12, 50)
+    repeats = [k for k in range(1, 50) if idx[k] == idx[k - 1]]
+    assert repeats and all((out["frames"][k] == out["frames"][k - 1]).all() for k in repeats)
+
+
+def test_largest_of_two_faces_wins(real_frames, tmp_path):
+    frames, _ = real_frames
+    big = frames[20]
+    small = cv2.resize(big, (int(big.shape[1] * 0.85), int(big.shape[0] * 0.85)), interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((big.shape[0], big.shape[1] + small.shape[1], 3), np.uint8)
+    canvas[:, small.shape[1]:] = big  # the large face on the right
+    canvas[:small.shape[0], :small.shape[1]] = small
+    assert len(HogDetector()(canvas)) == 2
+    path = write_video(tmp_path / "two.flv", [canvas] * 8)
+    out = face_track(path, FaceConfig())
+    cx = (out["boxes"][:, 0] + out["boxes"][:, 2]) / 2
+    assert (cx > small.shape[1]).all()
+
+
+def test_no_face_is_an_error_not_a_background_crop(tmp_path, rng):
+    frames = [np.full((240, 320, 3), (40, 160, 60), np.uint8) + rng.integers(0, 20, (240, 320, 3)).astype(np.uint8)
+              for _ in range(10)]
+    path = write_video(tmp_path / "empty_room.flv", frames)
+    with pytest.raises(NoFaceError, match="no face"):
+        face_track(path, FaceConfig())
+
+
+def test_broken_files(tmp_path, crema_dir):
+    empty = tmp_path / "empty.flv"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.flv"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(MediaError) as err:
+        face_track(empty, FaceConfig())
+    assert err.value.kind == "empty file"
+    with pytest.raises(MediaError, match="garbage.flv"):
+        face_track(garbage, FaceConfig())
+    src = (crema_dir / "VideoFlash" / "1001_DFA_SAD_XX.flv").read_bytes()
+    truncated = tmp_path / "truncated.flv"
+    truncated.write_bytes(src[: len(src) // 2])  # the first half still decodes: stored from what is there
+    frames, n = read_sampled_frames(truncated, 50)
+    assert 10 < n < 60 and len(frames) == 50
+
+
+def test_mp4_and_mjpeg_avi(real_frames, tmp_path):
+    frames, _ = real_frames
+    small = [cv2.resize(f, (400, 300)) for f in frames[:20]]
+    mp4 = write_video(tmp_path / "clip.mp4", small, codec="mpeg4", fmt="mp4")
+    avi = write_video(tmp_path / "clip.avi", small, codec="mjpeg", fmt="avi", pix_fmt="yuvj420p")
+    got, _ = read_sampled_frames(avi, 50)
+    assert not got[0]._fast  # full-range JPEG colours take the plain RGB path
+    a, b = face_track(mp4, FaceConfig()), face_track(avi, FaceConfig())
+    for out in (a, b):
+        assert out["frames"].shape == (50, 64, 64, 3) and out["detected"].any()
+    assert iou(tuple(a["boxes"][25]), tuple(b["boxes"][25])) > 0.6
+    assert np.abs(a["frames"].astype(int) - b["frames"].astype(int)).mean() < 12
+
+
+def test_crop_pads_past_the_edge_never_stretches(real_frames):
+    frame = real_frames[0][0]
+    h, w = frame.shape[:2]
+    box = np.array([-50, -50, 50, 50], np.float32)  # centred on the corner: 3/4 of it outside
+    crop = crop_square(frame, box, 0.0, 64)
+    assert crop[:30, :30].max() == 0 and crop[:30, 34:].max() == 0 and crop[34:, :30].max() == 0
+    assert crop[34:, 34:].mean() > 20
+    np.testing.assert_allclose(crop[32:, 32:].astype(float),
+                               cv2.resize(frame[:50, :50], (32, 32), interpolation=cv2.INTER_AREA).astype(float),
+                               atol=40)
+
+
+def test_interpolation_and_smoothing():
+    boxes = [None, (0, 0, 10, 10), None, None, (30, 0, 40, 10), None]
+    got = interpolate(boxes)
+    np.testing.assert_allclose(got[:, 0], [0, 0, 10, 20, 30, 30])
+    assert smooth(got, 1) is got
+    sm = smooth(got, 3)
+    assert sm.shape == got.shape and sm[2, 0] == pytest.approx(10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 60))
+def test_sampling_invariants(n_frames, n):
+    idx = sample_indices(n_frames, n)
+    assert len(idx) == n and idx[0] == 0 and idx[-1] == n_frames - 1 or n == 1
+    assert (np.diff(idx) >= 0).all() and idx.max() < n_frames
+    if n_frames >= n:
+        assert len(set(idx.tolist())) == n  # no repeats when the clip is long enough
+    pos = keyframe_positions(n, 3)
+    assert all(0 <= p < n for p in pos) and len(set(pos)) == len(pos)
