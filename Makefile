@@ -25,7 +25,9 @@ install: $(VENV)/.installed
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo
-	@echo "Results: data/manifest.csv, data/splits.json, data/store/ (avemo inspect data/store/mfcc), metrics/"
+	@sed -n '/^## Table I/,/^## Per-class/p' reports/results.md | grep -v '^## Per-class'
+	@echo "Results: reports/results.md and reports/*.png; models/*.keras; metrics/ (dvc metrics show);"
+	@echo "plots/ (dvc plots show); feature stores in data/store/ (avemo inspect data/store/faces)."
 
 test: install
 	$(BIN)/python -m pytest -q

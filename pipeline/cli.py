@@ -201,10 +201,8 @@ def _register_package_commands() -> None:
     from features.cli import register as register_features
 
     register_features(main)
-    try:
-        from training.cli import register as register_training
-    except ImportError:  # the trainer package is optional until it exists
-        return
+    from training.cli import register as register_training
+
     register_training(main)
 
 

@@ -178,6 +178,9 @@ def build_demo_corpus(source: str | Path, out: str | Path, config: DemoConfig = 
         shutil.rmtree(out)
     (out / "VideoFlash").mkdir(parents=True)
     (out / "AudioWAV").mkdir(parents=True)
+    (out / "AVEMO_DEMO_CORPUS.txt").write_text(
+        "avemo demo corpus: pseudo-actors made from six real CREMA-D clips of actor 1001.\n"
+        "Scores on it are a smoke test, not an emotion-recognition result.\n")
     names = demo_clip_names(config)
     tasks = (delayed(_make_clip)(source, out, config, i, c, e) for i, (c, e) in enumerate(names))
     done = Parallel(n_jobs=jobs, return_as="generator")(tasks)

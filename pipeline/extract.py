@@ -154,17 +154,32 @@ def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extra
     return report
 
 
-@dataclass(frozen=True)
-class MfccExtractor:
-    """The MFCC stage's per-clip work: WAV when the manifest has one, else the video's track."""
+def _listed_file(row: dict[str, str], kinds: tuple[str, ...], none_kind: str) -> Path:
+    """The first of the row's ``kinds`` files that the manifest lists; MediaError when none is
+    listed or the listed file is gone."""
+    path = next((p for p in (source_path(row, k) for k in kinds) if p is not None), None)
+    if path is None:
+        raise MediaError(f"{row['clip_id']}: the manifest lists no {' or '.join(kinds)} file", kind=none_kind)
+    if not path.is_file():
+        raise MediaError(f"{path}: file does not exist (listed in the manifest)", kind="missing file")
+    return path
 
+
+@dataclass(frozen=True)
+class _StageExtractor:
     config: object
-    modality: str = "mfcc"
 
     def params(self) -> dict:
         from pipeline.config import to_dict
 
         return to_dict(self.config)
+
+
+@dataclass(frozen=True)
+class MfccExtractor(_StageExtractor):
+    """The MFCC stage's per-clip work: WAV when the manifest has one, else the video's track."""
+
+    modality: str = "mfcc"
 
     def specs(self) -> tuple[DatasetSpec, ...]:
         from features.schema import mfcc_specs
@@ -172,13 +187,7 @@ class MfccExtractor:
         return mfcc_specs(self.config.shape)
 
     def source(self, row: dict[str, str]) -> Path:
-        path = source_path(row, "audio") or source_path(row, "video")
-        if path is None:
-            raise MediaError(f"{row['clip_id']}: the manifest lists neither an audio nor a video file",
-                             kind="no audio")
-        if not path.is_file():
-            raise MediaError(f"{path}: file does not exist (listed in the manifest)", kind="missing file")
-        return path
+        return _listed_file(row, ("audio", "video"), "no audio")
 
     def warm_up(self) -> None:
         from pipeline.audio import mfcc_windows
@@ -192,16 +201,10 @@ class MfccExtractor:
 
 
 @dataclass(frozen=True)
-class FaceExtractor:
+class FaceExtractor(_StageExtractor):
     """The face stage's per-clip work, on the clip's video file."""
 
-    config: object
     modality: str = "faces"
-
-    def params(self) -> dict:
-        from pipeline.config import to_dict
-
-        return to_dict(self.config)
 
     def specs(self) -> tuple[DatasetSpec, ...]:
         from features.schema import face_specs
@@ -209,12 +212,7 @@ class FaceExtractor:
         return face_specs(self.config.n_frames, self.config.size)
 
     def source(self, row: dict[str, str]) -> Path:
-        path = source_path(row, "video")
-        if path is None:
-            raise MediaError(f"{row['clip_id']}: the manifest lists no video file", kind="no video")
-        if not path.is_file():
-            raise MediaError(f"{path}: file does not exist (listed in the manifest)", kind="missing file")
-        return path
+        return _listed_file(row, ("video",), "no video")
 
     def warm_up(self) -> None:
         from pipeline.faces import make_detector

@@ -127,16 +127,8 @@ def read_sampled_frames(path: str | Path, n: int) -> tuple[list[Frame], int]:
         except (av.error.FFmpegError, ValueError):
             pass  # a truncated file: decode what was read
         wanted = set(sample_indices(len(packets), n).tolist()) if packets else set()
-        kept: dict[int, Frame] = {}
-        decoded = 0
-        try:
-            for packet in [*packets, None]:
-                for frame in stream.decode(packet):
-                    if decoded in wanted:
-                        kept[decoded] = Frame(frame)
-                    decoded += 1
-        except (av.error.FFmpegError, ValueError):
-            pass
+        pictures = (frame for packet in [*packets, None] for frame in stream.decode(packet))
+        kept, decoded = _keep(pictures, wanted)
     if decoded == 0:
         raise MediaError(f"{path}: no video frame can be decoded")
     if decoded != len(packets):  # some packets held no picture, or decoding broke off
@@ -145,22 +137,28 @@ def read_sampled_frames(path: str | Path, n: int) -> tuple[list[Frame], int]:
     return [kept[i] for i in idx], decoded
 
 
+def _keep(pictures, wanted: set[int]) -> tuple[dict[int, Frame], int]:
+    """Run the decoder to the end (or to the first error): the wanted pictures, and the count."""
+    kept: dict[int, Frame] = {}
+    count = 0
+    try:
+        for frame in pictures:
+            if count in wanted:
+                kept[count] = Frame(frame)
+            count += 1
+    except (av.error.FFmpegError, ValueError):
+        pass  # decoding broke off: keep what came before
+    return kept, count
+
+
 def _resample_decoded(path: Path, decoded: int, n: int) -> list[Frame]:
     """Second pass when packets and pictures disagree: sample over the pictures that decode."""
     idx = sample_indices(decoded, n)
     wanted = set(idx.tolist())
-    kept: dict[int, Frame] = {}
-    i = 0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "NONE"
-        try:
-            for frame in container.decode(stream):
-                if i in wanted:
-                    kept[i] = Frame(frame)
-                i += 1
-        except (av.error.FFmpegError, ValueError):
-            pass
+        kept, i = _keep(container.decode(stream), wanted)
     if not wanted <= kept.keys():
         raise MediaError(f"{path}: decoding is not repeatable ({decoded} then {i} frames)")
     return [kept[j] for j in idx]

@@ -1,4 +1,3 @@
-import av
 import librosa
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from pipeline.audio import load_audio, mfcc_windows
 from pipeline.config import MfccConfig
 from pipeline.errors import MediaError
+from tests.media import write_video
 
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 
@@ -82,17 +82,7 @@ def test_broken_empty_and_silent_video(tmp_path):
     with pytest.raises(MediaError) as err:
         load_audio(empty, 22050)
     assert err.value.kind == "empty file"
-    silent = tmp_path / "silent.flv"
-    with av.open(str(silent), "w", format="flv") as out:
-        vs = out.add_stream("flv", rate=25)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        for i in range(5):
-            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="bgr24")
-            frame.pts = i
-            for p in vs.encode(frame):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
+    silent = write_video(tmp_path / "silent.flv", [np.zeros((48, 64, 3), np.uint8)] * 5)
     with pytest.raises(MediaError) as err:
         load_audio(silent, 22050)
     assert err.value.kind == "no audio track"

@@ -1,4 +1,3 @@
-import av
 import cv2
 import numpy as np
 import pytest
@@ -9,23 +8,9 @@ from pipeline.errors import MediaError, NoFaceError
 from pipeline.faces import (HogDetector, crop_square, face_track, interpolate, iou, keyframe_positions,
                             largest, smooth)
 from pipeline.video import read_sampled_frames, sample_indices
+from tests.media import write_video
 
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
-
-
-def write_video(path, frames, fps=30, codec="flv", fmt="flv", pix_fmt="yuv420p"):
-    """Encode RGB frames with PyAV (FLV1 by default, like the demo corpus)."""
-    with av.open(str(path), "w", format=fmt) as out:
-        vs = out.add_stream(codec, rate=fps)
-        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
-        for i, img in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            f.pts = i
-            for p in vs.encode(f):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
-    return path
 
 
 @pytest.fixture(scope="module")

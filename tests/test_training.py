@@ -1,0 +1,187 @@
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from features.schema import face_specs, mfcc_specs
+from features.writer import SourceInfo, StoreWriter
+from pipeline.cli import main
+from pipeline.config import SplitConfig
+from pipeline.errors import StoreError
+from pipeline.split import make_split, write_split
+from training.config import TrainConfig, VARIANTS
+from training.metrics import classification_report
+from training.models import TransformerEncoder, build_model, load_model
+from training.report import make_report
+from training.train import train_variant
+
+EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+FACE_SHAPE = (8, 32, 32, 3)
+
+
+def _clip_arrays(label, rng):
+    """Learnable synthetic features: the class shifts face brightness and one MFCC band."""
+    faces = rng.integers(0, 60, FACE_SHAPE).astype(np.uint8) + np.uint8(30 * label)
+    mfcc = rng.normal(0, 1, (9, 40, 40)).astype(np.float32)
+    mfcc[:, :, label * 5:(label + 1) * 5] += 3.0
+    return faces, mfcc
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A real two-modality store (12 actors x 6 emotions) and an actor-disjoint split."""
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    clips = [f"{1001 + a}_DFA_{e}_XX" for a in range(12) for e in EMOS]
+    with StoreWriter(root / "store" / "faces", "faces", {"synthetic": True}, face_specs(8, 32)) as wf, \
+            StoreWriter(root / "store" / "mfcc", "mfcc", {"synthetic": True}, mfcc_specs((9, 40, 40))) as wm:
+        for c in clips:
+            label = EMOS.index(c.split("_")[2])
+            f, m = _clip_arrays(label, rng)
+            wf.add(c, {"frames": f, "boxes": np.zeros((8, 4), np.float32), "detected": np.ones(8, bool)},
+                   SourceInfo(c, 1, "0"))
+            wm.add(c, {"mfcc": m}, SourceInfo(c, 1, "0"))
+    rows = [{"clip_id": c, "actor": c[:4]} for c in clips]
+    split = write_split(make_split(rows, SplitConfig(test_actors=2, val_actors=2, stratify="none")), root / "splits.json")
+    return root / "store", split
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_structure(variant):
+    model = build_model(variant)
+    names = {l.name: l for l in model.layers}
+    assert model.output_shape == (None, 6)
+    assert names["emotion"].activation.__name__ == "softmax" and names["emotion"].units == 6
+    assert names["dense128"].units == 128 and names["dense64"].units == 64
+    assert names["face_embed"].layer.units == 64 and names["audio_embed"].layer.units == 64
+    cnn = names["face_cnn_steps"].layer
+    convs = [l for l in cnn.layers if isinstance(l, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [32, 32, 32] and all(c.kernel_size == (3, 3) for c in convs)
+    assert len([l for l in cnn.layers if isinstance(l, keras.layers.BatchNormalization)]) == 3
+    assert len([l for l in cnn.layers if isinstance(l, keras.layers.MaxPooling2D)]) == 3
+    assert names["face_embed"].output.shape[1:] == (50, 64) and names["audio_embed"].output.shape[1:] == (9, 64)
+    assert cnn.input.shape[1:] == (64, 64, 3) and names["audio_cnn_steps"].layer.input.shape[1:] == (40, 40, 1)
+    if variant in ("gru", "lstm"):
+        assert names[f"face_{variant}"].units == 128 and names[f"audio_{variant}"].units == 128
+    if variant == "transformer":
+        enc = names["face_encoder"]
+        assert isinstance(enc, TransformerEncoder)
+        assert enc.attention.num_heads == 4 and enc.attention.key_dim * 4 == 64 and enc.ff_dim == 64
+        assert isinstance(names["face_maxpool"], keras.layers.GlobalMaxPooling1D)
+    if variant == "maxpool":
+        assert isinstance(names["face_maxpool"], keras.layers.GlobalMaxPooling1D)
+        assert names["face_linear"].activation.__name__ == "linear"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_trains_saves_and_loads(tiny, tmp_path, variant):
+    store, splits = tiny
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=2e-3, patience=10, seed=1)
+    r = train_variant(variant, store, splits, tmp_path / f"{variant}.keras", cfg,
+                      history_csv=tmp_path / "history.csv", verbose=0)
+    loss = r.history["loss"]
+    assert loss[-1] < loss[0]  # real training steps make the loss fall
+    assert r.n_train == 48 and r.n_val == 12
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    assert len(rows) == 4 and "val_loss" in rows[0]
+    side = json.loads((tmp_path / f"{variant}.json").read_text())
+    assert len(side["mfcc_mean"]) == 40 and side["best_epoch"] >= 1
+    model = load_model(r.model_path)  # safe mode
+    rng = np.random.default_rng(5)
+    f, m = _clip_arrays(2, rng)
+    x = {"faces": f[None], "mfcc": m[None]}
+    again = load_model(r.model_path)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
+
+
+def test_training_is_deterministic(tiny, tmp_path):
+    store, splits = tiny
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-3, seed=3)
+    a = train_variant("maxpool", store, splits, tmp_path / "a.keras", cfg, verbose=0)
+    b = train_variant("maxpool", store, splits, tmp_path / "b.keras", cfg, verbose=0)
+    wa, wb = load_model(a.model_path).get_weights(), load_model(b.model_path).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(wa, wb))
+    assert a.history["loss"] == b.history["loss"]
+
+
+def test_metrics_against_a_hand_computed_example():
+    y_true = np.array([0, 0, 0, 1, 1, 2, 3, 4, 5, 5])
+    y_pred = np.array([0, 0, 1, 1, 1, 2, 3, 4, 5, 0])
+    r = classification_report(y_true, y_pred)
+    # ANG: tp 2, predicted 3 (two ANG + one SAD), support 3 -> P 2/3, R 2/3, F1 2/3
+    assert r["per_class"]["ANG"] == pytest.approx({"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3})
+    # DIS: tp 2, predicted 3, support 2 -> P 2/3, R 1, F1 0.8
+    assert r["per_class"]["DIS"]["f1"] == pytest.approx(0.8)
+    # SAD: tp 1, predicted 1, support 2 -> P 1, R 0.5, F1 2/3
+    assert r["per_class"]["SAD"]["recall"] == pytest.approx(0.5)
+    assert r["accuracy"] == pytest.approx(0.8)
+    assert r["macro"]["f1"] == pytest.approx((2 / 3 + 0.8 + 1 + 1 + 1 + 2 / 3) / 6)
+    assert r["weighted"]["f1"] == pytest.approx((3 * 2 / 3 + 2 * 0.8 + 1 + 1 + 1 + 2 * 2 / 3) / 10)
+    assert r["confusion"][5][0] == 1 and np.sum(r["confusion"]) == 10
+
+
+def test_report_has_four_rows_and_the_crowd_baseline(tmp_path):
+    from pipeline.metadata import clip_names
+
+    test_clips = [c for c in clip_names() if c.startswith(("1001_", "1002_"))]
+    doc = {"splits": {"train": {"clips": []}, "val": {"clips": []}, "test": {"clips": test_clips}}}
+    (tmp_path / "splits.json").write_text(json.dumps(doc))
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    rng = np.random.default_rng(0)
+    y = np.array([EMOS.index(c.split("_")[2]) for c in test_clips])
+    for v in VARIANTS:
+        pred = np.where(rng.random(len(y)) < 0.6, y, rng.integers(0, 6, len(y)))
+        (metrics / f"{v}.json").write_text(json.dumps(classification_report(y, pred)))
+    md = make_report(metrics, tmp_path / "splits.json", tmp_path / "reports")
+    text = md.read_text()
+    table = [l for l in text.split("## Per-class")[0].splitlines() if l.startswith("| ") and "---" not in l][1:]
+    assert len(table) == 4 and "0.640" in table[0]
+    assert "Human baseline" in text and "| multimodal |" in text
+    assert (tmp_path / "reports" / "macro_scores.png").stat().st_size > 10_000
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "AVEMO_DEMO_CORPUS.txt").write_text("demo")
+    text = make_report(metrics, tmp_path / "splits.json", tmp_path / "r2", corpus_root=demo).read_text()
+    assert "Demo corpus" in text and "Human baseline" not in text
+
+
+def test_clear_errors_for_empty_split_and_missing_modality(tiny, tmp_path):
+    store, splits = tiny
+    doc = json.loads(splits.read_text())
+    doc["splits"]["train"]["clips"] = []
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(doc))
+    with pytest.raises(StoreError, match="train split has no clip"):
+        train_variant("gru", store, empty, tmp_path / "m.keras", TrainConfig(epochs=1), verbose=0)
+    only_mfcc = tmp_path / "store"
+    only_mfcc.mkdir()
+    import shutil
+
+    shutil.copytree(store / "mfcc", only_mfcc / "mfcc")
+    with pytest.raises(StoreError, match="lacks the faces modality"):
+        train_variant("gru", only_mfcc, splits, tmp_path / "m.keras", TrainConfig(epochs=1), verbose=0)
+
+
+def test_cli_train_evaluate(tiny, tmp_path):
+    store, splits = tiny
+    runner = CliRunner()
+    model = tmp_path / "models" / "lstm.keras"
+    res = runner.invoke(main, ["train", "--variant", "lstm", "--store", str(store), "--splits", str(splits),
+                               "--out", str(model), "--history", str(tmp_path / "h.csv"), "--epochs", "1",
+                               "--batch-size", "8"])
+    assert res.exit_code == 0, res.output
+    assert "1 epoch(s)" in res.stderr and model.is_file()
+    res = runner.invoke(main, ["evaluate", "--variant", "lstm", "--model", str(model), "--store", str(store),
+                               "--splits", str(splits), "--out", str(tmp_path / "lstm.json"),
+                               "--plots", str(tmp_path / "plots")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "lstm.json").read_text())
+    assert m["n"] == 12 and set(m["per_class"]) == set(EMOS) and 0 <= m["macro"]["f1"] <= 1
+    preds = list(csv.DictReader(open(tmp_path / "plots" / "predictions.csv")))
+    assert len(preds) == 12 and abs(sum(float(preds[0][f"p_{e}"]) for e in EMOS) - 1) < 1e-4
+    assert (tmp_path / "plots" / "confusion.png").stat().st_size > 5_000
+    assert len(list(csv.DictReader(open(tmp_path / "plots" / "confusion.csv")))) == 12

@@ -1,0 +1,35 @@
+"""The trainer's frozen config, from the ``train`` section of params.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.config import _positive
+from pipeline.errors import ConfigError
+
+VARIANTS = ("gru", "lstm", "transformer", "maxpool")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The paper's defaults: Adam 1e-4, batch 16, 15 epochs, early stopping on val loss."""
+
+    epochs: int = 15
+    batch_size: int = 16
+    lr: float = 1e-4
+    patience: int = 5
+    seed: int = 0
+    variants: tuple[str, ...] = VARIANTS
+    stream: bool = False
+    threads: int = 0
+
+    def validate(self, name: str = "train") -> None:
+        for key in ("epochs", "batch_size", "patience"):
+            _positive(key, name, getattr(self, key))
+        if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
+            raise ConfigError(f"{name}.lr must be in (0, 1), got {self.lr!r}")
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown:
+            raise ConfigError(f"{name}.variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ConfigError(f"{name}.threads must be 0 (all cores) or a positive int, got {self.threads!r}")

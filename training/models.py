@@ -1,0 +1,153 @@
+"""The paper's model: one backbone builder, one head builder per variant, from a registry.
+
+Backbone: per time step, a 3-layer CNN (Conv2D 32 3x3, BatchNorm, ReLU, MaxPool 2x2) on each
+of the 50 face frames and each of the 9 MFCC windows, then per modality a Dense(64) on the
+flattened CNN output -> (50, 64) and (9, 64) sequences. Head (per modality): ``gru`` GRU(128)
+last step, ``lstm`` LSTM(128) last step, ``transformer`` one encoder block (embedding 64,
+feed-forward 64, 4 heads, learned positions) then global max pooling over time, ``maxpool``
+max over time then a linear layer. Fusion: concatenation, Dense 128, Dense 64, Dense 6 softmax.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+from keras import layers
+
+from training.config import VARIANTS
+
+N_CLASSES = 6
+EMBED = 64
+
+
+@keras.saving.register_keras_serializable(package="avemo")
+class PositionalEmbedding(layers.Layer):
+    """Adds a learned position vector to each time step: (batch, T, D) -> (batch, T, D)."""
+
+    def __init__(self, length: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.length, self.dim = length, dim
+        self.positions = layers.Embedding(length, dim)
+
+    def build(self, input_shape):
+        self.positions.build((self.length,))
+        super().build(input_shape)
+
+    def call(self, x):
+        return x + self.positions(keras.ops.arange(self.length))[None]
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length, "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package="avemo")
+class TransformerEncoder(layers.Layer):
+    """One post-norm encoder block: multi-head self-attention and a feed-forward net, each
+    with a residual connection and layer normalisation."""
+
+    def __init__(self, dim: int = 64, ff_dim: int = 64, heads: int = 4, dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.ff_dim, self.heads, self.dropout = dim, ff_dim, heads, dropout
+        self.attention = layers.MultiHeadAttention(num_heads=heads, key_dim=dim // heads, dropout=dropout)
+        self.ff1 = layers.Dense(ff_dim, activation="relu")
+        self.ff2 = layers.Dense(dim)
+        self.norm1 = layers.LayerNormalization(epsilon=1e-6)
+        self.norm2 = layers.LayerNormalization(epsilon=1e-6)
+        self.drop = layers.Dropout(dropout)
+
+    def build(self, input_shape):
+        self.attention.build(input_shape, input_shape)
+        self.norm1.build(input_shape)
+        self.ff1.build(input_shape)
+        self.ff2.build((*input_shape[:-1], self.ff_dim))
+        self.norm2.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, x, training=None):
+        x = self.norm1(x + self.drop(self.attention(x, x, training=training), training=training))
+        return self.norm2(x + self.drop(self.ff2(self.ff1(x)), training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "ff_dim": self.ff_dim, "heads": self.heads,
+                "dropout": self.dropout}
+
+
+def conv_stack(input_shape: tuple[int, ...], name: str) -> keras.Model:
+    """The per-step CNN: 3 x (Conv2D 32 3x3 'same', BatchNorm, ReLU, MaxPool 2x2), flattened."""
+    x = inp = keras.Input(input_shape)
+    for i in range(3):
+        x = layers.Conv2D(32, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
+    return keras.Model(inp, layers.Flatten()(x), name=name)
+
+
+def build_backbone(face_shape: tuple[int, ...], mfcc_shape: tuple[int, ...],
+                   mfcc_mean: np.ndarray | None = None, mfcc_var: np.ndarray | None = None):
+    """Inputs and per-step embeddings: (faces uint8 (T, H, W, 3), mfcc (W, F, C)) ->
+    (face_seq (T, 64), audio_seq (W, 64)). MFCCs are standardised per coefficient with the
+    train-split statistics (stored in the model); frames are scaled to [0, 1] on the fly."""
+    faces = keras.Input(face_shape, dtype="uint8", name="faces")
+    mfcc = keras.Input(mfcc_shape, name="mfcc")
+    # TimeDistributed unrolls over the static time axis: ~50 s of one-off graph tracing, but
+    # each step's activations stay in cache; folding time into the batch traced in ~10 s and
+    # trained 2x slower on CPU (memory-bound), so the loop stays.
+    f = layers.Rescaling(1.0 / 255, name="face_scale")(faces)
+    f = layers.TimeDistributed(conv_stack(face_shape[1:], "face_cnn"), name="face_cnn_steps")(f)
+    face_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="face_embed")(f)
+    n_coef = mfcc_shape[-1]
+    mean = np.zeros(n_coef) if mfcc_mean is None else np.asarray(mfcc_mean)
+    var = np.ones(n_coef) if mfcc_var is None else np.asarray(mfcc_var)
+    a = layers.Normalization(axis=-1, mean=mean, variance=var, name="mfcc_standardise")(mfcc)
+    a = layers.Reshape((*mfcc_shape, 1), name="mfcc_channel")(a)
+    a = layers.TimeDistributed(conv_stack((*mfcc_shape[1:], 1), "audio_cnn"), name="audio_cnn_steps")(a)
+    audio_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="audio_embed")(a)
+    return (faces, mfcc), (face_seq, audio_seq)
+
+
+def gru_head(seq, name: str):
+    return layers.GRU(128, name=f"{name}_gru")(seq)
+
+
+def lstm_head(seq, name: str):
+    return layers.LSTM(128, name=f"{name}_lstm")(seq)
+
+
+def transformer_head(seq, name: str):
+    x = PositionalEmbedding(seq.shape[1], EMBED, name=f"{name}_positions")(seq)
+    x = TransformerEncoder(EMBED, 64, 4, name=f"{name}_encoder")(x)
+    return layers.GlobalMaxPooling1D(name=f"{name}_maxpool")(x)
+
+
+def maxpool_head(seq, name: str):
+    x = layers.GlobalMaxPooling1D(name=f"{name}_maxpool")(seq)
+    return layers.Dense(EMBED, name=f"{name}_linear")(x)
+
+
+HEADS: dict[str, Callable] = {"gru": gru_head, "lstm": lstm_head, "transformer": transformer_head,
+                              "maxpool": maxpool_head}
+assert tuple(HEADS) == VARIANTS
+
+
+def build_model(variant: str, face_shape=(50, 64, 64, 3), mfcc_shape=(9, 40, 40),
+                mfcc_mean=None, mfcc_var=None) -> keras.Model:
+    """The full model of one variant: inputs ``faces`` and ``mfcc``, output 6 probabilities."""
+    if variant not in HEADS:
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(f"unknown variant {variant!r}; known: {', '.join(HEADS)}")
+    inputs, (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var)
+    head = HEADS[variant]
+    x = layers.Concatenate(name="fusion")([head(face_seq, "face"), head(audio_seq, "audio")])
+    x = layers.Dense(128, activation="relu", name="dense128")(x)
+    x = layers.Dense(64, activation="relu", name="dense64")(x)
+    out = layers.Dense(N_CLASSES, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, out, name=f"avemo_{variant}")
+
+
+def load_model(path) -> keras.Model:
+    """Load a saved ``.keras`` model in safe mode (no pickled code is ever executed)."""
+    return keras.models.load_model(path, safe_mode=True, compile=False)

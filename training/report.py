@@ -1,0 +1,118 @@
+"""``avemo report``: the paper's Table I with this run's numbers beside it, a bar chart, and the
+crowd's majority vote on the same test clips as the human baseline (CREMA-D clips only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.metadata import crowd_votes
+from pipeline.names import EMOTIONS
+from pipeline.split import read_split
+from training.config import VARIANTS
+from training.metrics import classification_report
+
+#: Macro F1 of the paper's Table I (test split of 10 actors).
+PAPER_F1 = {"gru": 0.640, "lstm": 0.638, "transformer": 0.625, "maxpool": 0.626}
+NAMES = {"gru": "GRU (128)", "lstm": "LSTM (128)", "transformer": "Transformer (64, 4 heads)",
+         "maxpool": "Max-pool over time"}
+DEMO_MARKER = "AVEMO_DEMO_CORPUS.txt"
+
+
+def human_baseline(test_clips: list[str]) -> dict[str, dict]:
+    """Crowd majority votes (voice only, face only, audio-visual) scored like a model.
+    A tied vote counts as its first emotion in CREMA-D's order."""
+    votes = crowd_votes()
+    clips = [c for c in test_clips if c in votes]
+    out = {}
+    if not clips:
+        return out
+    truth = np.array([EMOTIONS.index(c.split("_")[2]) for c in clips])
+    for mode in ("voice", "face", "multimodal"):
+        pred = np.array([EMOTIONS.index(votes[c][mode][0]) if votes[c][mode] else -1 for c in clips])
+        keep = pred >= 0
+        out[mode] = classification_report(truth[keep], pred[keep])
+    return out
+
+
+def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path,
+                variants=VARIANTS, corpus_root: str | Path | None = None) -> Path:
+    """Write ``out_dir/results.md`` and ``out_dir/macro_scores.png``; return the markdown path."""
+    metrics_dir, out_dir = Path(metrics_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for v in variants:
+        p = metrics_dir / f"{v}.json"
+        if p.is_file():
+            results[v] = json.loads(p.read_text())
+    is_demo = corpus_root is not None and (Path(corpus_root) / DEMO_MARKER).is_file()
+    lines = ["# Results: audio-visual emotion recognition on CREMA-D", ""]
+    if is_demo:
+        lines += ["> **Demo corpus**: every pseudo-actor is the same real actor under jitter. These numbers",
+                  "> show that the pipeline runs end to end; they are not an emotion-recognition result.", ""]
+    lines += ["## Table I: sequence models (test split, macro averages)", "",
+              "| model | precision | recall | F1 | accuracy | paper F1 | clips |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for v in variants:
+        r = results.get(v)
+        if r is None:
+            lines.append(f"| {NAMES[v]} | - | - | - | - | {PAPER_F1[v]:.3f} | not run |")
+            continue
+        m = r["macro"]
+        lines.append(f"| {NAMES[v]} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+                     f"{r['accuracy']:.3f} | {PAPER_F1[v]:.3f} | {r['n']} |")
+    lines.append("")
+    if results:
+        lines += ["## Per-class F1", "", "| model | " + " | ".join(EMOTIONS) + " |",
+                  "| --- |" + " --- |" * len(EMOTIONS)]
+        for v, r in results.items():
+            lines.append(f"| {v} | " + " | ".join(f"{r['per_class'][e]['f1']:.3f}" for e in EMOTIONS) + " |")
+        lines.append("")
+    test = read_split(splits).get("test", [])
+    human = {} if is_demo else human_baseline(test)
+    if human:
+        lines += ["## Human baseline: the crowd's majority vote on the same test clips", "",
+                  "| presentation | precision | recall | F1 | accuracy | clips |", "| --- | --- | --- | --- | --- | --- |"]
+        for mode, r in human.items():
+            m = r["macro"]
+            lines.append(f"| {mode} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+                         f"{r['accuracy']:.3f} | {r['n']} |")
+        lines += ["", "From CREMA-D's `summaryTable.csv`; a tied vote counts as its first emotion.", ""]
+    png = out_dir / "macro_scores.png"
+    _bar_chart(results, png)
+    lines += [f"![macro precision, recall and F1 per model]({png.name})", ""]
+    md = out_dir / "results.md"
+    md.write_text("\n".join(lines))
+    return md
+
+
+def _bar_chart(results: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(results) or list(PAPER_F1)
+    x = np.arange(len(variants))
+    fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
+    for k, metric in enumerate(("precision", "recall", "f1")):
+        vals = [results[v]["macro"][metric] if v in results else 0 for v in variants]
+        ax.bar(x + (k - 1) * 0.25, vals, 0.25, label=f"macro {metric}")
+    ax.scatter(x + 0.25, [PAPER_F1[v] for v in variants], marker="_", s=400, color="black", zorder=3,
+               label="paper F1")
+    ax.set_xticks(x, variants)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8, ncol=4, loc="upper center")
+    ax.set_title("Test split, macro scores per sequence model")
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
+def format_table(md_path: Path) -> str:
+    """The Table I part of results.md, for printing at the end of a run."""
+    text = md_path.read_text().split("\n")
+    start = next(i for i, l in enumerate(text) if l.startswith("## Table I"))
+    end = next((i for i in range(start + 1, len(text)) if text[i].startswith("## ")), len(text))
+    return "\n".join(text[start:end]).strip()

@@ -1,0 +1,100 @@
+"""``avemo train``: one variant trained end to end on the feature store (no media decoded)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import to_dict
+from pipeline.split import read_split
+from training.config import TrainConfig
+from training.data import (in_memory_dataset, load_split, mfcc_statistics, open_stores, select,
+                           streaming_dataset)
+
+log = logging.getLogger(__name__)
+
+
+def setup_tensorflow(seed: int, threads: int = 0) -> None:
+    """Deterministic CPU training: seeds, deterministic ops, thread counts (before any op)."""
+    import keras
+    import tensorflow as tf
+
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # already initialised in this process (tests): keep its setting
+            log.debug("TensorFlow threads already set")
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    history: dict
+    epochs_run: int
+    best_epoch: int
+    n_train: int
+    n_val: int
+
+
+def train_variant(variant: str, store: str | Path, splits: str | Path, out: str | Path,
+                  config: TrainConfig = TrainConfig(), history_csv: str | Path | None = None,
+                  verbose: int = 2) -> TrainResult:
+    """Train ``variant`` on the train split with early stopping on the validation loss
+    (best weights restored); save ``out`` (``.keras``) and the MFCC statistics beside it."""
+    import keras
+
+    setup_tensorflow(config.seed, config.threads)
+    from training.models import build_model
+
+    split_clips = read_split(splits)
+    readers = open_stores(store)
+    if config.stream:
+        train = select(readers, split_clips.get("train", []), "train")
+        val = select(readers, split_clips.get("val", []), "val")
+        sample = readers["mfcc"].load(train.clip_ids[: min(len(train.clip_ids), 2000)], ["mfcc"])["mfcc"]
+        mean, var = mfcc_statistics(sample)
+        train_ds = streaming_dataset(readers, train, config.batch_size, True, config.seed)
+        val_ds = streaming_dataset(readers, val, config.batch_size, False, config.seed)
+    else:
+        train = load_split(readers, split_clips.get("train", []), "train")
+        val = load_split(readers, split_clips.get("val", []), "val")
+        mean, var = mfcc_statistics(train.mfcc)
+        train_ds = in_memory_dataset(train, config.batch_size, True, config.seed)
+        val_ds = in_memory_dataset(val, config.batch_size, False, config.seed)
+    face_shape = readers["faces"].spec("frames").shape
+    mfcc_shape = readers["mfcc"].spec("mfcc").shape
+    model = build_model(variant, face_shape, mfcc_shape, mean, var)
+    model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                               restore_best_weights=True)]
+    if history_csv:
+        Path(history_csv).parent.mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.CSVLogger(str(history_csv)))
+    log.info("training %s on %d clips, validating on %d", variant, len(train.clip_ids), len(val.clip_ids))
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks,
+                     verbose=verbose)
+    tmp = out.with_name(out.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, out)
+    losses = hist.history["val_loss"]
+    best = int(np.argmin(losses))
+    sidecar = {"variant": variant, "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
+               "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
+               "missing": {"train": len(train.missing), "val": len(val.missing)},
+               "epochs_run": len(losses), "best_epoch": best + 1, "best_val_loss": float(losses[best]),
+               "store_params": {m: r.params for m, r in readers.items()}}
+    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1) + "\n")
+    for r in readers.values():
+        r.close()
+    return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids))
