@@ -14,6 +14,8 @@ from pipeline.media import check_file, read_audio_track
 from pipeline.threads import single_threaded_blas
 
 AUDIO_FILE_EXTS = (".wav", ".flac", ".ogg")
+#: Bumped whenever stored MFCCs change for the same params (part of the store params).
+ALGORITHM_VERSION = 1
 
 
 def load_audio(path: str | Path, sr: int) -> np.ndarray:

@@ -179,7 +179,7 @@ class FaceConfig:
     detector: str = "hog"
     upsample: int = 0
     strategy: str = "track"
-    keyframes: int = 1
+    keyframes: int = 2
     roi_margin: float = 0.5
     smooth: int = 1
 

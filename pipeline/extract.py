@@ -169,10 +169,14 @@ def _listed_file(row: dict[str, str], kinds: tuple[str, ...], none_kind: str) ->
 class _StageExtractor:
     config: object
 
+    def algorithm_version(self) -> int:
+        raise NotImplementedError
+
     def params(self) -> dict:
+        """The stage's params plus its algorithm version: what a store's contents depend on."""
         from pipeline.config import to_dict
 
-        return to_dict(self.config)
+        return {**to_dict(self.config), "algorithm": self.algorithm_version()}
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,11 @@ class MfccExtractor(_StageExtractor):
     """The MFCC stage's per-clip work: WAV when the manifest has one, else the video's track."""
 
     modality: str = "mfcc"
+
+    def algorithm_version(self) -> int:
+        from pipeline.audio import ALGORITHM_VERSION
+
+        return ALGORITHM_VERSION
 
     def specs(self) -> tuple[DatasetSpec, ...]:
         from features.schema import mfcc_specs
@@ -205,6 +214,11 @@ class FaceExtractor(_StageExtractor):
     """The face stage's per-clip work, on the clip's video file."""
 
     modality: str = "faces"
+
+    def algorithm_version(self) -> int:
+        from pipeline.faces import ALGORITHM_VERSION
+
+        return ALGORITHM_VERSION
 
     def specs(self) -> tuple[DatasetSpec, ...]:
         from features.schema import face_specs

@@ -131,3 +131,19 @@ def test_resume_after_sigkill_gives_identical_datasets(demo_corpus, tmp_path):
     for clip in a:
         assert a[clip].tobytes() == b[clip].tobytes()
     assert not list(crashed.glob("*.partial"))
+
+
+def test_store_from_another_algorithm_version_is_refused_then_rebuilt(real_corpus, tmp_path):
+    runner = CliRunner()
+    m = _manifest(runner, real_corpus, tmp_path / "m.csv")
+    store = tmp_path / "s"
+    args = ["extract", "mfcc", "--manifest", str(m), "--out", str(store)]
+    assert runner.invoke(main, args).exit_code == 0
+    meta = json.loads((store / "store.json").read_text())
+    assert meta["params"]["algorithm"] >= 1
+    meta["params"]["algorithm"] = 0  # as if written by an older avemo whose MFCC code differed
+    (store / "store.json").write_text(json.dumps(meta))
+    res = runner.invoke(main, args)
+    assert res.exit_code == 1 and "algorithm: 0 ->" in res.output
+    res = runner.invoke(main, [*args, "--force"])
+    assert res.exit_code == 0 and "6 stored, 0 already stored" in res.stderr

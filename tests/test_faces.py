@@ -131,6 +131,9 @@ def test_interpolation_and_smoothing():
     assert smooth(got, 1) is got
     sm = smooth(got, 3)
     assert sm.shape == got.shape and sm[2, 0] == pytest.approx(10)
+    # in source-frame time: samples 1 and 2 show the same frame, so they get the same box
+    timed = interpolate([(0, 0, 10, 10), None, None, (30, 0, 40, 10)], times=[0, 3, 3, 6])
+    np.testing.assert_allclose(timed[:, 0], [0, 15, 15, 30])
 
 
 @settings(max_examples=40, deadline=None)
@@ -143,3 +146,16 @@ def test_sampling_invariants(n_frames, n):
         assert len(set(idx.tolist())) == n  # no repeats when the clip is long enough
     pos = keyframe_positions(n, 3)
     assert all(0 <= p < n for p in pos) and len(set(pos)) == len(pos)
+
+
+def test_level1_detection_equals_full_frame_detection(crema_dir):
+    from pipeline.faces import _level1
+
+    det = HogDetector()
+    for emotion in EMOS:
+        frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / f"1001_DFA_{emotion}_XX.flv", 50)
+        for f in frames[::12]:
+            full = largest(det(f.gray()))
+            assert iou(_level1(det, f.gray()), full) > 0.95
+    small_face = np.zeros((200, 200), np.uint8)  # no face at all: None, so the caller falls back
+    assert _level1(det, small_face) is None

@@ -185,3 +185,12 @@ def test_cli_train_evaluate(tiny, tmp_path):
     assert len(preds) == 12 and abs(sum(float(preds[0][f"p_{e}"]) for e in EMOS) - 1) < 1e-4
     assert (tmp_path / "plots" / "confusion.png").stat().st_size > 5_000
     assert len(list(csv.DictReader(open(tmp_path / "plots" / "confusion.csv")))) == 12
+
+
+def test_streaming_path_trains_on_the_same_clips(tiny, tmp_path):
+    store, splits = tiny
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=2e-3, seed=2, stream=True)
+    r = train_variant("maxpool", store, splits, tmp_path / "s.keras", cfg, verbose=0)
+    assert r.n_train == 48 and r.n_val == 12 and len(r.history["loss"]) == 2
+    assert all(np.isfinite(r.history["loss"])) and r.history["loss"][1] < r.history["loss"][0]
+    assert load_model(r.model_path).output_shape == (None, 6)
