@@ -81,10 +81,10 @@ def main(repeat: int = 7) -> list[dict]:
         t = float(np.mean(list(t_stage[name].values())))
         rows.append({"metric": f"stage: {name}", "value": t * 1e3, "unit": "ms/clip", "baseline": dec * 1e3,
                      "ratio": t / dec, "target": "<= 1.5x decode" if "default" in name else ""})
-        rows.append({"metric": f"  IoU vs per-frame, mean (min clip mean)", "value": float(np.mean(ious[name])),
+        rows.append({"metric": "  IoU vs per-frame, mean (min clip mean)", "value": float(np.mean(ious[name])),
                      "unit": "IoU", "baseline": float(min(clip_means[name])), "ratio": None,
                      "target": ">= 0.8" if "default" in name else ""})
-        rows.append({"metric": f"  IoU vs per-frame, min over frames", "value": float(np.min(ious[name])),
+        rows.append({"metric": "  IoU vs per-frame, min over frames", "value": float(np.min(ious[name])),
                      "unit": "IoU", "baseline": None, "ratio": None, "target": ""})
     t_def = float(np.mean(list(t_stage["track, 2 keyframes (default)"].values())))
     cores = os.cpu_count() or 1

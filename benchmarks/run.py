@@ -6,7 +6,6 @@ written as JSON under ``benchmarks/results/``.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

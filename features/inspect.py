@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -212,7 +211,3 @@ def verify(root: str | Path) -> list[str]:
                 problems.append(f"{path}: index.json puts {clip} at row {entry['row']}, which holds "
                                 f"{ids[entry['row']] if entry['row'] < len(ids) else 'nothing'}")
     return problems
-
-
-def summary_json(root: str | Path) -> str:
-    return json.dumps(summarize(root), indent=1)

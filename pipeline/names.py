@@ -9,8 +9,6 @@ from pipeline.errors import ClipNameError
 
 #: Class index = position in this tuple (DESIGN.md).
 EMOTIONS: tuple[str, ...] = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
-EMOTION_NAMES = {"ANG": "anger", "DIS": "disgust", "FEA": "fear",
-                 "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 #: The twelve sentence codes of CREMA-D with their text.
 SENTENCES: dict[str, str] = {
     "IEO": "It's eleven o'clock",
@@ -71,8 +69,3 @@ def parse_clip_name(name: str) -> ClipName:
         raise ClipNameError(f"{name!r}: unknown level code {level!r} "
                             f"(expected one of {', '.join(LEVELS)})")
     return ClipName(int(actor), sentence, emotion, level)
-
-
-def actor_of(clip_id: str) -> int:
-    """The actor number of a clip id (which must parse)."""
-    return parse_clip_name(clip_id).actor

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 from features.reader import StoreReader
