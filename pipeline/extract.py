@@ -31,6 +31,7 @@ class Extractor(Protocol):
     """A stage's per-clip work: which file to read, and the arrays it makes from it."""
 
     modality: str
+    source_kinds: tuple[str, ...]
 
     def params(self) -> dict: ...
 
@@ -122,8 +123,8 @@ def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extra
                 info = SourceInfo(str(path), path.stat().st_size, file_sha256(path))
             except (MediaError, OSError) as exc:
                 kind = getattr(exc, "kind", "missing file")
-                writer.fail(clip_id, str(source_path(row, "audio") or source_path(row, "video") or ""),
-                            kind, str(exc))
+                listed = (source_path(row, k) for k in extractor.source_kinds)
+                writer.fail(clip_id, str(next((s for s in listed if s is not None), "")), kind, str(exc))
                 report.failed += 1
                 report.failures_by_kind[kind] += 1
                 continue
@@ -154,20 +155,24 @@ def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extra
     return report
 
 
-def _listed_file(row: dict[str, str], kinds: tuple[str, ...], none_kind: str) -> Path:
-    """The first of the row's ``kinds`` files that the manifest lists; MediaError when none is
-    listed or the listed file is gone."""
-    path = next((p for p in (source_path(row, k) for k in kinds) if p is not None), None)
-    if path is None:
-        raise MediaError(f"{row['clip_id']}: the manifest lists no {' or '.join(kinds)} file", kind=none_kind)
-    if not path.is_file():
-        raise MediaError(f"{path}: file does not exist (listed in the manifest)", kind="missing file")
-    return path
-
-
 @dataclass(frozen=True)
 class _StageExtractor:
+    """What the stages share: params with the algorithm version, and the source file rule."""
+
     config: object
+    #: Manifest columns to read from, in order of preference.
+    source_kinds: tuple[str, ...] = ()
+
+    def source(self, row: dict[str, str]) -> Path:
+        """The first listed of the row's ``source_kinds`` files; MediaError when none is listed
+        or the listed file is gone."""
+        path = next((p for p in (source_path(row, k) for k in self.source_kinds) if p is not None), None)
+        if path is None:
+            raise MediaError(f"{row['clip_id']}: the manifest lists no {' or '.join(self.source_kinds)} file",
+                             kind=f"no {self.source_kinds[0]}")
+        if not path.is_file():
+            raise MediaError(f"{path}: file does not exist (listed in the manifest)", kind="missing file")
+        return path
 
     def algorithm_version(self) -> int:
         raise NotImplementedError
@@ -183,6 +188,7 @@ class _StageExtractor:
 class MfccExtractor(_StageExtractor):
     """The MFCC stage's per-clip work: WAV when the manifest has one, else the video's track."""
 
+    source_kinds: tuple[str, ...] = ("audio", "video")
     modality: str = "mfcc"
 
     def algorithm_version(self) -> int:
@@ -194,9 +200,6 @@ class MfccExtractor(_StageExtractor):
         from features.schema import mfcc_specs
 
         return mfcc_specs(self.config.shape)
-
-    def source(self, row: dict[str, str]) -> Path:
-        return _listed_file(row, ("audio", "video"), "no audio")
 
     def warm_up(self) -> None:
         from pipeline.audio import mfcc_windows
@@ -213,6 +216,7 @@ class MfccExtractor(_StageExtractor):
 class FaceExtractor(_StageExtractor):
     """The face stage's per-clip work, on the clip's video file."""
 
+    source_kinds: tuple[str, ...] = ("video",)
     modality: str = "faces"
 
     def algorithm_version(self) -> int:
@@ -224,9 +228,6 @@ class FaceExtractor(_StageExtractor):
         from features.schema import face_specs
 
         return face_specs(self.config.n_frames, self.config.size)
-
-    def source(self, row: dict[str, str]) -> Path:
-        return _listed_file(row, ("video",), "no video")
 
     def warm_up(self) -> None:
         from pipeline.faces import make_detector

@@ -54,3 +54,14 @@ def test_faces_parallel_is_byte_identical(demo_corpus, tmp_path):
         assert res.exit_code == 0, res.output
         assert "24 stored" in res.stderr
     assert_same_files(tmp_path / "j1", tmp_path / "j2", must_include="shard-00002.h5")
+
+
+def test_missing_video_is_recorded_with_the_video_as_source(real_corpus, tmp_path):
+    runner = CliRunner()
+    m = _manifest(runner, real_corpus, tmp_path / "m.csv")
+    (real_corpus / "VideoFlash" / "1001_DFA_NEU_XX.flv").unlink()  # gone after the manifest was made
+    res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(tmp_path / "faces")])
+    assert res.exit_code == 0 and "5 stored" in res.stderr
+    failure = {r["clip_id"]: r for r in csv.DictReader(open(tmp_path / "faces" / "failures.csv"))}["1001_DFA_NEU_XX"]
+    assert failure["kind"] == "missing file"
+    assert failure["source"].endswith("VideoFlash/1001_DFA_NEU_XX.flv")  # the stage's own file, not the WAV
