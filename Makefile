@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 # Caches stay inside the project, not in system-wide folders.
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR    := $(CURDIR)/.cache/matplotlib
+export KERAS_HOME      := $(CURDIR)/.cache/keras
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: demo test bench install clean

@@ -54,11 +54,18 @@ def main(ctx: click.Context, params_file: str, verbose: int) -> None:
 @click.option("--actors", type=int, default=None, help="pseudo-actors (default: demo.actors, 30)")
 @click.option("--seed", type=int, default=None, help="jitter seed (default: demo.seed, 0)")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True, help="parallel processes (-1: all cores)")
+@click.option("--if-corpus", "if_corpus", type=click.Path(),
+              help="build only if this corpus root (DVC passes corpus.root) is --out; else write a "
+              "placeholder, so that a CREMA-D run does no demo work")
 @click.pass_context
-def demo_corpus(ctx, source, out, actors, seed, jobs):
+def demo_corpus(ctx, source, out, actors, seed, jobs, if_corpus):
     """Build the demo corpus (a CREMA-D-shaped folder) from the six real clips."""
-    from pipeline.demo import build_demo_corpus
+    from pipeline.demo import build_demo_corpus, write_unused_placeholder
 
+    if if_corpus is not None and Path(if_corpus).resolve() != Path(out).resolve():
+        note = write_unused_placeholder(out, if_corpus)
+        click.echo(f"demo corpus: not built, corpus.root is {if_corpus} ({note})", err=True)
+        return
     cfg = section(DemoConfig, params_of(ctx), "demo", actors=actors, seed=seed)
     clips = build_demo_corpus(source, out, cfg, jobs=jobs)
     click.echo(f"demo corpus: {len(clips)} clips of {cfg.actors} pseudo-actors -> {out}", err=True)

@@ -121,6 +121,28 @@ def _write_flv(path: Path, frames: list[np.ndarray], audio: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+DEMO_MARKER = "AVEMO_DEMO_CORPUS.txt"
+UNUSED_MARKER = "NOT_USED.txt"
+
+
+def is_demo_corpus(root: str | Path | None) -> bool:
+    """Whether ``root`` is a demo corpus built by :func:`build_demo_corpus` (its marker file)."""
+    return root is not None and (Path(root) / DEMO_MARKER).is_file()
+
+
+def write_unused_placeholder(out: str | Path, corpus_root: str | Path) -> Path:
+    """Replace ``out`` by a one-file placeholder saying the demo is not built because the
+    pipeline's corpus is ``corpus_root``: DVC's demo stage then costs nothing on CREMA-D."""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    note = out / UNUSED_MARKER
+    note.write_text(f"The demo corpus is not built: corpus.root is {corpus_root}.\n"
+                    f"Set corpus.root: {out} in params.yaml to use the demo corpus.\n")
+    return note
+
+
 def demo_clip_names(config: DemoConfig) -> list[tuple[str, str]]:
     """(clip id, source emotion) of every demo clip: each actor speaks each emotion once."""
     sentences = list(SENTENCES)
@@ -178,7 +200,7 @@ def build_demo_corpus(source: str | Path, out: str | Path, config: DemoConfig = 
         shutil.rmtree(out)
     (out / "VideoFlash").mkdir(parents=True)
     (out / "AudioWAV").mkdir(parents=True)
-    (out / "AVEMO_DEMO_CORPUS.txt").write_text(
+    (out / DEMO_MARKER).write_text(
         "avemo demo corpus: pseudo-actors made from six real CREMA-D clips of actor 1001.\n"
         "Scores on it are a smoke test, not an emotion-recognition result.\n")
     names = demo_clip_names(config)

@@ -194,3 +194,16 @@ def test_streaming_path_trains_on_the_same_clips(tiny, tmp_path):
     assert r.n_train == 48 and r.n_val == 12 and len(r.history["loss"]) == 2
     assert all(np.isfinite(r.history["loss"])) and r.history["loss"][1] < r.history["loss"][0]
     assert load_model(r.model_path).output_shape == (None, 6)
+
+
+def test_demo_corpus_caps_epochs_only_on_the_demo(tmp_path):
+    from pipeline.demo import DEMO_MARKER
+
+    cfg = TrainConfig(epochs=15, demo_epochs=3)
+    real = tmp_path / "crema"
+    real.mkdir()
+    assert cfg.for_corpus(real).epochs == 15 and cfg.for_corpus(None).epochs == 15
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / DEMO_MARKER).write_text("demo")
+    assert cfg.for_corpus(tmp_path / "demo").epochs == 3
+    assert TrainConfig(epochs=2, demo_epochs=3).for_corpus(tmp_path / "demo").epochs == 2

@@ -28,12 +28,22 @@ def _cfg(ctx, **overrides):
 @click.option("--seed", type=int, help="random seed (default: train.seed, 0)")
 @click.option("--patience", type=int, help="early-stopping patience in epochs (default: train.patience)")
 @click.option("--stream/--in-memory", default=None, help="read clips from the shards while training")
+@click.option("--corpus-root", type=click.Path(),
+              help="corpus the store was made from; on the demo corpus epochs are capped at "
+              "train.demo_epochs (unless --epochs is given)")
 @click.pass_context
-def train_cmd(ctx, variant, store, splits, out, history, epochs, batch_size, lr, seed, patience, stream):
+def train_cmd(ctx, variant, store, splits, out, history, epochs, batch_size, lr, seed, patience, stream,
+              corpus_root):
     """Train one variant end to end from the feature store (no video or audio is decoded)."""
     from training.train import train_variant
 
     cfg = _cfg(ctx, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience, stream=stream)
+    if epochs is None:
+        capped = cfg.for_corpus(corpus_root)
+        if capped.epochs != cfg.epochs:
+            click.echo(f"train {variant}: demo corpus, at most {capped.epochs} epoch(s) "
+                       f"(train.demo_epochs; train.epochs {cfg.epochs} applies to real corpora)", err=True)
+        cfg = capped
     r = train_variant(variant, store, splits, out, cfg, history_csv=history)
     click.echo(f"train {variant}: {r.epochs_run} epoch(s), best {r.best_epoch} "
                f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips -> {r.model_path}", err=True)

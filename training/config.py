@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from pipeline.config import _positive
 from pipeline.errors import ConfigError
@@ -22,9 +23,20 @@ class TrainConfig:
     variants: tuple[str, ...] = VARIANTS
     stream: bool = False
     threads: int = 0
+    #: Epoch cap on the bundled demo corpus only (a 60-clip smoke test that must finish in
+    #: minutes on a laptop CPU); any other corpus trains ``epochs``.
+    demo_epochs: int = 3
+
+    def for_corpus(self, corpus_root: str | Path | None) -> "TrainConfig":
+        """This config for a run on ``corpus_root``: the demo corpus caps epochs at ``demo_epochs``."""
+        from pipeline.demo import is_demo_corpus
+
+        if is_demo_corpus(corpus_root) and self.demo_epochs < self.epochs:
+            return replace(self, epochs=self.demo_epochs)
+        return self
 
     def validate(self, name: str = "train") -> None:
-        for key in ("epochs", "batch_size", "patience"):
+        for key in ("epochs", "batch_size", "patience", "demo_epochs"):
             _positive(key, name, getattr(self, key))
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise ConfigError(f"{name}.lr must be in (0, 1), got {self.lr!r}")

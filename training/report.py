@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.demo import is_demo_corpus
 from pipeline.metadata import crowd_votes
 from pipeline.names import EMOTIONS
 from pipeline.split import read_split
@@ -18,7 +19,6 @@ from training.metrics import classification_report
 PAPER_F1 = {"gru": 0.640, "lstm": 0.638, "transformer": 0.625, "maxpool": 0.626}
 NAMES = {"gru": "GRU (128)", "lstm": "LSTM (128)", "transformer": "Transformer (64, 4 heads)",
          "maxpool": "Max-pool over time"}
-DEMO_MARKER = "AVEMO_DEMO_CORPUS.txt"
 
 
 def human_baseline(test_clips: list[str]) -> dict[str, dict]:
@@ -47,7 +47,7 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
         p = metrics_dir / f"{v}.json"
         if p.is_file():
             results[v] = json.loads(p.read_text())
-    is_demo = corpus_root is not None and (Path(corpus_root) / DEMO_MARKER).is_file()
+    is_demo = is_demo_corpus(corpus_root)
     lines = ["# Results: audio-visual emotion recognition on CREMA-D", ""]
     if is_demo:
         lines += ["> **Demo corpus**: every pseudo-actor is the same real actor under jitter. These numbers",
