@@ -147,6 +147,11 @@ def extract():
 
 
 def _extraction_options(f):
+    f = click.option("--scheduler", envvar="AVEMO_SCHEDULER", metavar="tcp://HOST:PORT",
+                     help="dask scheduler to run clips on (implies --backend dask; env AVEMO_SCHEDULER)")(f)
+    f = click.option("--backend", type=click.Choice(["local", "dask"]), envvar="AVEMO_BACKEND",
+                     help="where clips run: local processes (default) or a dask.distributed cluster "
+                     "(a LocalCluster of -j processes unless --scheduler); env AVEMO_BACKEND")(f)
     f = click.option("--summary", type=click.Path(dir_okay=False),
                      help="write the run's counts as JSON (a DVC metric)")(f)
     f = click.option("--force", is_flag=True,
@@ -160,7 +165,7 @@ def _extraction_options(f):
     return f
 
 
-def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force, summary):
+def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force, summary, backend, scheduler):
     import json as _json
 
     from pipeline.config import StoreConfig
@@ -168,7 +173,11 @@ def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force,
     from pipeline.manifest import read_manifest
 
     store = section(StoreConfig, params_of(ctx), "store", shard_size=shard_size)
-    report = run_extraction(read_manifest(manifest_path), out, extractor, store, jobs=jobs, force=force)
+    if scheduler and backend == "local":
+        raise click.UsageError("--scheduler runs clips on a dask cluster: drop --backend local")
+    backend = "dask" if scheduler else (backend or "local")
+    report = run_extraction(read_manifest(manifest_path), out, extractor, store, jobs=jobs, force=force,
+                            backend=backend, scheduler=scheduler)
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(report.failures_by_kind.items()))
     click.echo(f"{extractor.modality}: {report.stored} stored, {report.skipped} already stored, "
                f"{report.failed} failed{f' ({kinds}; see {out}/failures.csv)' if report.failed else ''}"
@@ -183,25 +192,27 @@ def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force,
 @extract.command("mfcc")
 @_extraction_options
 @click.pass_context
-def extract_mfcc(ctx, manifest_path, out, jobs, shard_size, force, summary):
+def extract_mfcc(ctx, manifest_path, out, jobs, shard_size, force, summary, backend, scheduler):
     """The paper's MFCC windows, (9, 40, 40) float32 per clip (params: the mfcc section)."""
     from pipeline.config import MfccConfig
     from pipeline.extract import MfccExtractor
 
     cfg = section(MfccConfig, params_of(ctx), "mfcc")
-    _run_extraction(ctx, MfccExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary)
+    _run_extraction(ctx, MfccExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary,
+                    backend, scheduler)
 
 
 @extract.command("faces")
 @_extraction_options
 @click.pass_context
-def extract_faces(ctx, manifest_path, out, jobs, shard_size, force, summary):
+def extract_faces(ctx, manifest_path, out, jobs, shard_size, force, summary, backend, scheduler):
     """dlib face crops: 50 frames of 64x64 RGB per clip, boxes and detection flags (params: faces)."""
     from pipeline.config import FaceConfig
     from pipeline.extract import FaceExtractor
 
     cfg = section(FaceConfig, params_of(ctx), "faces")
-    _run_extraction(ctx, FaceExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary)
+    _run_extraction(ctx, FaceExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary,
+                    backend, scheduler)
 
 
 def _register_package_commands() -> None:

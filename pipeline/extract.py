@@ -1,8 +1,8 @@
 """Running a per-clip extractor over a manifest into a feature store (resumable, parallel).
 
-Serial path first (``jobs=1``: a plain loop); with ``jobs > 1`` joblib runs clips in worker
-processes that return arrays, and only this (parent) process writes HDF5, in manifest order,
-so ``-j 2`` gives the same bytes as ``-j 1``.
+Serial path first (``jobs=1``: a plain loop); with ``jobs > 1`` or the dask backend, clips run
+in worker processes (:mod:`pipeline.cluster`) that return arrays, and only this (parent) process
+writes HDF5, in manifest order, so every backend and ``-j`` gives the same bytes as ``-j 1``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 
 from features.schema import DatasetSpec
 from features.writer import SourceInfo, StoreWriter
+from pipeline.cluster import run_tasks, scratch_dir
 from pipeline.config import StoreConfig
 from pipeline.errors import AvemoError, MediaError
 from pipeline.manifest import source_path
@@ -98,19 +99,15 @@ def _process(extractor: Extractor, clip_id: str, path: Path) -> tuple[str, dict 
         return clip_id, None, ("error", f"{path}: {type(exc).__name__}: {exc}")
 
 
-def default_cache_dir() -> Path:
-    """Where numba and friends cache compiled code: ``$AVEMO_CACHE`` or ``./.cache``."""
-    return Path(os.environ.get("AVEMO_CACHE", ".cache")).resolve()
-
-
 def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extractor,
                    store: StoreConfig = StoreConfig(), jobs: int = 1, force: bool = False,
-                   progress: bool = True) -> ExtractionReport:
-    """Extract every manifest row not already stored (same params, same source hash)."""
-    from joblib import Parallel, delayed
+                   progress: bool = True, backend: str = "local",
+                   scheduler: str | None = None) -> ExtractionReport:
+    """Extract every manifest row not already stored (same params, same source hash).
+    ``backend``/``scheduler``: where the per-clip tasks run (:func:`pipeline.cluster.run_tasks`)."""
     from tqdm import tqdm
 
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(default_cache_dir() / "numba"))
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(scratch_dir() / "numba"))
     report = ExtractionReport(total=len(rows))
     with StoreWriter(out, extractor.modality, extractor.params(), extractor.specs(),
                      shard_size=store.shard_size, compression=store.compression, force=force) as writer:
@@ -131,13 +128,9 @@ def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extra
             if writer.is_current(clip_id, info.sha256):
                 report.skipped += 1
                 continue
-            todo.append((clip_id, path, info))
+            todo.append((clip_id, path.resolve(), info))  # absolute: workers may run elsewhere
         infos = {c: i for c, _, i in todo}
-        if jobs == 1:
-            results = (_work(extractor, c, p) for c, p, _ in todo)
-        else:
-            results = Parallel(n_jobs=jobs, return_as="generator", batch_size=4)(
-                delayed(_work)(extractor, c, p) for c, p, _ in todo)
+        results = run_tasks(_work, ((extractor, c, p) for c, p, _ in todo), jobs, backend, scheduler)
         bar = tqdm(results, total=len(todo), desc=f"{extractor.modality}: extracting", unit="clip",
                    disable=not progress)
         for clip_id, arrays, failure in bar:

@@ -1,7 +1,7 @@
 """`dvc repro` end to end on a copy of this repository with a tiny demo corpus and a tiny model:
 every stage runs and writes its outputs, and DVC's caching re-runs exactly what a change
-touches (nothing twice, train.* -> training onwards, mfcc.* -> not faces), `dvc exp run -S`
-works, a real corpus gets no demo work, and DVC keeps its scratch state inside the project."""
+touches (nothing twice, heads.* -> head training onwards, mfcc.* -> not faces, train.* ->
+training onwards, through `dvc exp run -S`), a real corpus gets no demo work, and DVC keeps its scratch state inside the project."""
 
 from __future__ import annotations
 
@@ -20,12 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ("gru", "maxpool")  # two of the four keep CI short; foreach treats them all alike
 TRAIN = {f"train@{v}" for v in VARIANTS}
 EVAL = {f"evaluate@{v}" for v in VARIANTS}
+HEADS = {f"heads@{v}" for v in VARIANTS} | {f"evaluate_heads@{v}" for v in VARIANTS}
+AFTER_TRAINING = TRAIN | EVAL | {"embed"} | HEADS | {"report"}
 
 # Small enough for CI: 4 pseudo-actors, 1 test and 1 validation actor, 8 frames of 32x32,
 # one epoch, two variants.
 TINY = {"jobs": 1, "demo": {"actors": 4}, "split": {"test_actors": 1, "val_actors": 1},
         "faces": {"n_frames": 8, "size": 32},
-        "train": {"epochs": 1, "demo_epochs": 5, "threads": 1, "variants": list(VARIANTS)}}
+        "train": {"epochs": 1, "demo_epochs": 5, "threads": 1, "variants": list(VARIANTS)},
+        "heads": {"backbone": "gru", "epochs": 2}}
 
 
 def _merge(params: dict, changes: dict) -> dict:
@@ -96,15 +99,18 @@ def project(tmp_path_factory) -> Project:
 
 def test_repro_builds_everything_then_caches(project):
     ran = project.repro()
-    assert {"demo", "manifest", "split", "faces", "mfcc", "report"} | TRAIN | EVAL <= ran
+    assert ran == {"demo", "manifest", "split", "faces", "mfcc"} | AFTER_TRAINING
     root = project.root
     assert (root / "data" / "demo" / "AVEMO_DEMO_CORPUS.txt").is_file()
     for v in VARIANTS:
         assert (root / "models" / f"{v}.keras").is_file()
         metrics = json.loads((root / "metrics" / "eval" / f"{v}.json").read_text())
         assert metrics["n"] == 6 and 0 <= metrics["macro"]["f1"] <= 1
+    for v in VARIANTS:
+        assert (root / "models" / "heads" / f"{v}.keras").is_file()
+        assert json.loads((root / "metrics" / "heads" / "eval" / f"{v}.json").read_text())["n"] == 6
     table = (root / "reports" / "results.md").read_text()
-    assert table.count("| not run |") == 0 and "Demo corpus" in table
+    assert table.count("| not run |") == 0 and "Demo corpus" in table and "head-only F1" in table
     shown = project.dvc("metrics", "show", "--json").stdout
     assert all(f"metrics/eval/{v}.json" in shown for v in VARIANTS)
 
@@ -115,14 +121,14 @@ def test_repro_builds_everything_then_caches(project):
     assert leftovers == [], leftovers
 
 
-def test_train_change_reruns_training_evaluation_report_only(project):
-    project.set_params({"train": {"lr": 0.0003}})
-    assert project.repro() == TRAIN | EVAL | {"report"}
+def test_head_change_reruns_head_training_evaluation_report_only(project):
+    project.set_params({"heads": {"lr": 0.0003}})
+    assert project.repro() == HEADS | {"report"}  # neither extraction nor the embedding stage
 
 
 def test_mfcc_change_reruns_mfcc_onwards_not_faces(project):
     project.set_params({"mfcc": {"n_mfcc": 20}})
-    assert project.repro() == {"mfcc"} | TRAIN | EVAL | {"report"}
+    assert project.repro() == {"mfcc"} | AFTER_TRAINING
     from features.reader import StoreReader
 
     with StoreReader(project.root / "data" / "store" / "mfcc") as r:
@@ -133,7 +139,9 @@ def test_exp_run_with_a_param_override(project):
     project.run("git", "add", "-A")
     project.run("git", "commit", "-q", "-m", "params")
     out = project.dvc("exp", "run", "-S", "train.epochs=2").stdout
-    assert set(re.findall(r"Running stage '([^']+)'", out)) == TRAIN | EVAL | {"report"}
+    # A train.* change re-runs training and what follows it only (not the demo, manifest, split,
+    # faces or mfcc stages).
+    assert set(re.findall(r"Running stage '([^']+)'", out)) == AFTER_TRAINING
     history = (project.root / "metrics" / "gru" / "history.csv").read_text().strip().splitlines()
     assert len(history) == 1 + 2  # header and two epochs: the override reached the trainer
     # `dvc exp show` lists the experiment with its params and every variant's metrics.

@@ -147,6 +147,17 @@ def test_report_has_four_rows_and_the_crowd_baseline(tmp_path):
     (demo / "AVEMO_DEMO_CORPUS.txt").write_text("demo")
     text = make_report(metrics, tmp_path / "splits.json", tmp_path / "r2", corpus_root=demo).read_text()
     assert "Demo corpus" in text and "Human baseline" not in text
+    assert "head-only" not in text  # no head-only metrics: no side-by-side table
+    heads = tmp_path / "heads"
+    heads.mkdir()
+    (heads / "lstm.json").write_text(json.dumps(classification_report(y, y)))
+    text = make_report(metrics, tmp_path / "splits.json", tmp_path / "r3", heads_dir=heads,
+                       heads_backbone="gru").read_text()
+    side = text.split("side by side")[1].split("## ")[0]
+    assert "**gru**" in side
+    rows = {l.split(" | ")[0].strip("| "): l.split(" | ") for l in side.splitlines() if l.startswith("| ") and "---" not in l}
+    assert rows["LSTM (128)"][2] == "1.000" and rows["GRU (128)"][2] == "-"
+    assert rows["GRU (128)"][1] == table[0].split(" | ")[3]  # the end-to-end F1 beside it
 
 
 def test_clear_errors_for_empty_split_and_missing_modality(tiny, tmp_path):
@@ -207,3 +218,23 @@ def test_demo_corpus_caps_epochs_only_on_the_demo(tmp_path):
     (tmp_path / "demo" / DEMO_MARKER).write_text("demo")
     assert cfg.for_corpus(tmp_path / "demo").epochs == 3
     assert TrainConfig(epochs=2, demo_epochs=3).for_corpus(tmp_path / "demo").epochs == 2
+
+
+def test_mirrored_strategy_on_two_logical_cpu_devices(tiny, tmp_path):
+    """MirroredStrategy on CPU: a fresh process (logical devices must precede TensorFlow's first op)."""
+    import os
+    import subprocess
+    import sys
+
+    store, splits = tiny
+    out = tmp_path / "m.keras"
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "train", "--variant", "maxpool", "--store", str(store),
+                           "--splits", str(splits), "--out", str(out), "--epochs", "2", "--batch-size", "8",
+                           "--lr", "0.002", "--strategy", "mirrored", "--cpu-devices", "2"],
+                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 replica(s)" in proc.stderr
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["replicas"] == 2 and sidecar["train"]["strategy"] == "mirrored"
+    assert sidecar["epochs_run"] == 2 and np.isfinite(sidecar["best_val_loss"])
+    assert load_model(out).output_shape == (None, 6)

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import click
 
-from training.config import VARIANTS
+from training.config import STRATEGIES, VARIANTS
 
 
-def _cfg(ctx, **overrides):
+def _cfg(ctx, heads: bool = False, **overrides):
+    """The ``train`` section as TrainConfig, or (``heads``) the ``heads`` section as HeadsConfig."""
     from pipeline.cli import params_of
     from pipeline.config import section
-    from training.config import TrainConfig
+    from training.config import HeadsConfig, TrainConfig
 
+    if heads:
+        return section(HeadsConfig, params_of(ctx), "heads", **overrides)
     return section(TrainConfig, params_of(ctx), "train", **overrides)
 
 
 @click.command("train")
 @click.option("--variant", type=click.Choice(VARIANTS), required=True, help="sequence head")
-@click.option("--store", type=click.Path(exists=True, file_okay=False), required=True,
-              help="store root holding faces/ and mfcc/")
+@click.option("--store", type=click.Path(exists=True, file_okay=False),
+              help="store root holding faces/ and mfcc/ (end-to-end training)")
+@click.option("--embeddings", type=click.Path(exists=True, file_okay=False),
+              help="embeddings store from `avemo embed`: train the head only (defaults: the heads section)")
+@click.option("--backbone", type=click.Path(exists=True, dir_okay=False),
+              help="with --embeddings: the model whose backbone made them (default: the one they name)")
 @click.option("--splits", type=click.Path(exists=True, dir_okay=False), required=True, help="splits.json")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="model file (.keras)")
 @click.option("--history", type=click.Path(dir_okay=False), help="per-epoch history CSV")
@@ -31,13 +38,28 @@ def _cfg(ctx, **overrides):
 @click.option("--corpus-root", type=click.Path(),
               help="corpus the store was made from; on the demo corpus epochs are capped at "
               "train.demo_epochs (unless --epochs is given)")
+@click.option("--strategy", type=click.Choice(STRATEGIES),
+              help="tf.distribute strategy (default: train.strategy, auto = MirroredStrategy on 2+ GPUs)")
+@click.option("--cpu-devices", type=int, help="split the CPU into N logical devices (try `mirrored` without GPUs)")
 @click.pass_context
-def train_cmd(ctx, variant, store, splits, out, history, epochs, batch_size, lr, seed, patience, stream,
-              corpus_root):
-    """Train one variant end to end from the feature store (no video or audio is decoded)."""
+def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, epochs, batch_size, lr, seed,
+              patience, stream, corpus_root, strategy, cpu_devices):
+    """Train one variant end to end from the feature store (no video or audio is decoded), or with
+    --embeddings only its head on a trained backbone's cached embeddings (seconds on a CPU)."""
     from training.train import train_variant
 
-    cfg = _cfg(ctx, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience, stream=stream)
+    if (store is None) == (embeddings is None):
+        raise click.UsageError("give --store (end-to-end training) or --embeddings (head only), not both")
+    cfg = _cfg(ctx, heads=embeddings is not None, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+               patience=patience, stream=stream, strategy=strategy, cpu_devices=cpu_devices)
+    if embeddings is not None:
+        from training.heads import head_path, train_head
+
+        r = train_head(variant, embeddings, splits, out, cfg, backbone=backbone, history_csv=history)
+        click.echo(f"train {variant} head: {r.epochs_run} epoch(s), best {r.best_epoch} "
+                   f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips -> {head_path(out)}, "
+                   f"assembled with its backbone -> {r.model_path}", err=True)
+        return
     if epochs is None:
         capped = cfg.for_corpus(corpus_root)
         if capped.epochs != cfg.epochs:
@@ -46,7 +68,32 @@ def train_cmd(ctx, variant, store, splits, out, history, epochs, batch_size, lr,
         cfg = capped
     r = train_variant(variant, store, splits, out, cfg, history_csv=history)
     click.echo(f"train {variant}: {r.epochs_run} epoch(s), best {r.best_epoch} "
-               f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips -> {r.model_path}", err=True)
+               f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips, {r.replicas} replica(s) "
+               f"-> {r.model_path}", err=True)
+
+
+@click.command("embed")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="trained model (.keras) whose backbone embeds the clips")
+@click.option("--store", type=click.Path(exists=True, file_okay=False), required=True,
+              help="store root holding faces/ and mfcc/")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="embeddings store folder")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="clips per backbone call")
+@click.option("--shard-size", type=int, default=None, help="clips per shard (default: store.shard_size)")
+@click.option("--force", is_flag=True, help="rebuild a store made by another backbone (else refused)")
+@click.pass_context
+def embed_cmd(ctx, model_path, store, out, batch_size, shard_size, force):
+    """Run a trained model's backbone once over every clip: face_emb (50, 64) and audio_emb (9, 64)."""
+    from pipeline.cli import params_of
+    from pipeline.config import StoreConfig, section
+    from training.embed import embed_store
+    from training.train import setup_tensorflow
+
+    setup_tensorflow(0)
+    store_cfg = section(StoreConfig, params_of(ctx), "store", shard_size=shard_size)
+    r = embed_store(model_path, store, out, store_cfg, batch_size=batch_size, force=force)
+    click.echo(f"embeddings: {r.stored} stored, {r.skipped} already stored, {r.failed} failed"
+               f"{f' (see {out}/failures.csv)' if r.failed else ''} -> {out} ({r.store_clips} clips)", err=True)
 
 
 @click.command("evaluate")
@@ -72,17 +119,20 @@ def evaluate_cmd(variant, model_path, store, splits, out, plots, split):
 @click.option("--splits", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="reports folder")
 @click.option("--corpus-root", type=click.Path(), help="corpus folder (the demo corpus gets no human baseline)")
+@click.option("--heads-metrics", type=click.Path(file_okay=False),
+              help="metrics of head-only models, shown beside the end-to-end ones when present")
 @click.pass_context
-def report_cmd(ctx, metrics_dir, splits, out, corpus_root):
+def report_cmd(ctx, metrics_dir, splits, out, corpus_root, heads_metrics):
     """Table I (this run beside the paper), a bar chart, and the crowd's votes as human baseline."""
     from training.report import format_table, make_report
 
-    md = make_report(metrics_dir, splits, out, _cfg(ctx).variants, corpus_root)
+    md = make_report(metrics_dir, splits, out, _cfg(ctx).variants, corpus_root, heads_dir=heads_metrics,
+                     heads_backbone=_cfg(ctx, heads=True).backbone)
     click.echo(format_table(md))
     click.echo(f"\nreport -> {md}", err=True)
 
 
 def register(group: click.Group) -> None:
     """Add this package's commands to the root group."""
-    for cmd in (train_cmd, evaluate_cmd, report_cmd):
+    for cmd in (train_cmd, embed_cmd, evaluate_cmd, report_cmd):
         group.add_command(cmd)

@@ -9,6 +9,7 @@ from pipeline.config import _positive
 from pipeline.errors import ConfigError
 
 VARIANTS = ("gru", "lstm", "transformer", "maxpool")
+STRATEGIES = ("auto", "default", "mirrored")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class TrainConfig:
     #: Epoch cap on the bundled demo corpus only (a 60-clip smoke test that must finish in
     #: minutes on a laptop CPU); any other corpus trains ``epochs``.
     demo_epochs: int = 3
+    #: tf.distribute strategy: auto (MirroredStrategy when more than one GPU is visible),
+    #: default (one device) or mirrored.
+    strategy: str = "auto"
+    #: Split the CPU into this many logical devices (> 1), so that ``mirrored`` runs without GPUs.
+    cpu_devices: int = 0
 
     def for_corpus(self, corpus_root: str | Path | None) -> "TrainConfig":
         """This config for a run on ``corpus_root``: the demo corpus caps epochs at ``demo_epochs``."""
@@ -43,5 +49,22 @@ class TrainConfig:
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown:
             raise ConfigError(f"{name}.variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"{name}.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if not isinstance(self.cpu_devices, int) or self.cpu_devices < 0:
+            raise ConfigError(f"{name}.cpu_devices must be 0 or a positive int, got {self.cpu_devices!r}")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise ConfigError(f"{name}.threads must be 0 (all cores) or a positive int, got {self.threads!r}")
+
+
+@dataclass(frozen=True)
+class HeadsConfig(TrainConfig):
+    """Head-only training on cached embeddings (``heads`` section): the same defaults as end-to-end
+    training, plus which trained variant's backbone makes the embeddings."""
+
+    backbone: str = "gru"
+
+    def validate(self, name: str = "heads") -> None:
+        super().validate(name)
+        if self.backbone not in VARIANTS:
+            raise ConfigError(f"{name}.backbone must be one of {', '.join(VARIANTS)}, got {self.backbone!r}")

@@ -135,17 +135,36 @@ assert tuple(HEADS) == VARIANTS
 def build_model(variant: str, face_shape=(50, 64, 64, 3), mfcc_shape=(9, 40, 40),
                 mfcc_mean=None, mfcc_var=None) -> keras.Model:
     """The full model of one variant: inputs ``faces`` and ``mfcc``, output 6 probabilities."""
-    if variant not in HEADS:
-        from pipeline.errors import ConfigError
-
-        raise ConfigError(f"unknown variant {variant!r}; known: {', '.join(HEADS)}")
+    _check_variant(variant)
     inputs, (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var)
+    return keras.Model(inputs, head_and_fusion(variant, face_seq, audio_seq), name=f"avemo_{variant}")
+
+
+def head_and_fusion(variant: str, face_seq, audio_seq):
+    """Everything after the backbone: the variant's head per modality, concatenation, Dense 128,
+    Dense 64, Dense 6 softmax. Layer names are the same in the full and the head-only model."""
     head = HEADS[variant]
     x = layers.Concatenate(name="fusion")([head(face_seq, "face"), head(audio_seq, "audio")])
     x = layers.Dense(128, activation="relu", name="dense128")(x)
     x = layers.Dense(64, activation="relu", name="dense64")(x)
-    out = layers.Dense(N_CLASSES, activation="softmax", name="emotion")(x)
-    return keras.Model(inputs, out, name=f"avemo_{variant}")
+    return layers.Dense(N_CLASSES, activation="softmax", name="emotion")(x)
+
+
+def build_head_model(variant: str, face_steps: int = 50, audio_steps: int = 9, dim: int = EMBED) -> keras.Model:
+    """The head-only model: cached backbone embeddings ``face_emb`` (T, 64) and ``audio_emb``
+    (W, 64) -> 6 probabilities (an extension beyond the paper; see training.heads)."""
+    _check_variant(variant)
+    face_emb = keras.Input((face_steps, dim), name="face_emb")
+    audio_emb = keras.Input((audio_steps, dim), name="audio_emb")
+    return keras.Model([face_emb, audio_emb], head_and_fusion(variant, face_emb, audio_emb),
+                       name=f"avemo_{variant}_head")
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in HEADS:
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(f"unknown variant {variant!r}; known: {', '.join(HEADS)}")
 
 
 def load_model(path) -> keras.Model:

@@ -37,16 +37,22 @@ def human_baseline(test_clips: list[str]) -> dict[str, dict]:
     return out
 
 
+def _read_metrics(folder: Path | None, variants) -> dict[str, dict]:
+    if folder is None:
+        return {}
+    return {v: json.loads((folder / f"{v}.json").read_text()) for v in variants if (folder / f"{v}.json").is_file()}
+
+
 def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path,
-                variants=VARIANTS, corpus_root: str | Path | None = None) -> Path:
-    """Write ``out_dir/results.md`` and ``out_dir/macro_scores.png``; return the markdown path."""
+                variants=VARIANTS, corpus_root: str | Path | None = None,
+                heads_dir: str | Path | None = None, heads_backbone: str = "") -> Path:
+    """Write ``out_dir/results.md`` and ``out_dir/macro_scores.png``; return the markdown path.
+    ``heads_dir``: metrics of head-only models (on ``heads_backbone``'s frozen backbone), shown
+    beside the end-to-end ones."""
     metrics_dir, out_dir = Path(metrics_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = {}
-    for v in variants:
-        p = metrics_dir / f"{v}.json"
-        if p.is_file():
-            results[v] = json.loads(p.read_text())
+    results = _read_metrics(metrics_dir, variants)
+    heads = _read_metrics(Path(heads_dir) if heads_dir else None, variants)
     is_demo = is_demo_corpus(corpus_root)
     lines = ["# Results: audio-visual emotion recognition on CREMA-D", ""]
     if is_demo:
@@ -64,6 +70,19 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
         lines.append(f"| {NAMES[v]} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
                      f"{r['accuracy']:.3f} | {PAPER_F1[v]:.3f} | {r['n']} |")
     lines.append("")
+    if heads:
+        lines += [f"## End-to-end and head-only training side by side (macro F1)", "",
+                  f"Head-only: the variant's head, fusion and dense layers trained on the cached embeddings "
+                  f"of the **{heads_backbone or '?'}** model's frozen backbone (an avemo extension; the paper "
+                  "trains every variant end to end).", "",
+                  "| model | end-to-end F1 | head-only F1 | head-only accuracy | paper F1 |",
+                  "| --- | --- | --- | --- | --- |"]
+        for v in variants:
+            e2e = f"{results[v]['macro']['f1']:.3f}" if v in results else "-"
+            h = heads.get(v)
+            hf, ha = (f"{h['macro']['f1']:.3f}", f"{h['accuracy']:.3f}") if h else ("-", "-")
+            lines.append(f"| {NAMES[v]} | {e2e} | {hf} | {ha} | {PAPER_F1[v]:.3f} |")
+        lines.append("")
     if results:
         lines += ["## Per-class F1", "", "| model | " + " | ".join(EMOTIONS) + " |",
                   "| --- |" + " --- |" * len(EMOTIONS)]

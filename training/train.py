@@ -12,18 +12,27 @@ import numpy as np
 
 from pipeline.config import to_dict
 from pipeline.split import read_split
-from training.config import TrainConfig
+from pipeline.errors import ConfigError
+from training.config import STRATEGIES, TrainConfig
 from training.data import (in_memory_dataset, load_split, mfcc_statistics, open_stores, select,
                            streaming_dataset)
 
 log = logging.getLogger(__name__)
 
 
-def setup_tensorflow(seed: int, threads: int = 0) -> None:
-    """Deterministic CPU training: seeds, deterministic ops, thread counts (before any op)."""
+def setup_tensorflow(seed: int, threads: int = 0, cpu_devices: int = 0) -> None:
+    """Deterministic training: seeds, deterministic ops, thread counts and (``cpu_devices > 1``)
+    the CPU split into logical devices, all before TensorFlow's first op."""
     import keras
     import tensorflow as tf
 
+    if cpu_devices > 1:
+        cpus = tf.config.list_physical_devices("CPU")
+        try:
+            tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+        except RuntimeError as exc:
+            raise ConfigError(f"train.cpu_devices={cpu_devices}: TensorFlow is already initialised in this "
+                              f"process; logical devices must be set before the first op") from exc
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -34,6 +43,44 @@ def setup_tensorflow(seed: int, threads: int = 0) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def make_strategy(name: str):
+    """The tf.distribute strategy for ``name``: ``auto`` is ``mirrored`` when more than one GPU
+    is visible, else ``default`` (one device); ``mirrored`` replicates the model on every GPU,
+    or on every logical CPU device when there is no GPU, and splits each batch between them."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        name = "mirrored" if len(gpus) > 1 else "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name != "mirrored":
+        raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def fit(model, train_ds, val_ds, config: TrainConfig, history_csv: str | Path | None = None, verbose: int = 2):
+    """``model.fit`` with the paper's early stopping (validation loss, best weights restored)
+    and an optional per-epoch CSV log; returns Keras' History."""
+    import keras
+
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                               restore_best_weights=True)]
+    if history_csv:
+        Path(history_csv).parent.mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.CSVLogger(str(history_csv)))
+    return model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
+
+
+def save_model(model, out: Path) -> None:
+    """Save ``.keras`` atomically: a crash never leaves a half-written model under ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, out)
+
+
 @dataclass
 class TrainResult:
     model_path: Path
@@ -42,6 +89,7 @@ class TrainResult:
     best_epoch: int
     n_train: int
     n_val: int
+    replicas: int = 1
 
 
 def train_variant(variant: str, store: str | Path, splits: str | Path, out: str | Path,
@@ -51,7 +99,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     (best weights restored); save ``out`` (``.keras``) and the MFCC statistics beside it."""
     import keras
 
-    setup_tensorflow(config.seed, config.threads)
+    setup_tensorflow(config.seed, config.threads, config.cpu_devices)
     from training.models import build_model
 
     split_clips = read_split(splits)
@@ -71,30 +119,28 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
         val_ds = in_memory_dataset(val, config.batch_size, False, config.seed)
     face_shape = readers["faces"].spec("frames").shape
     mfcc_shape = readers["mfcc"].spec("mfcc").shape
-    model = build_model(variant, face_shape, mfcc_shape, mean, var)
-    model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    strategy = make_strategy(config.strategy)
+    if strategy.num_replicas_in_sync > 1:  # the batch stays the paper's 16 clips, split between replicas
+        log.warning("training %s on %d replicas (%s); global batch %d", variant, strategy.num_replicas_in_sync,
+                    type(strategy).__name__, config.batch_size)
+    with strategy.scope():
+        model = build_model(variant, face_shape, mfcc_shape, mean, var)
+        model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                               restore_best_weights=True)]
-    if history_csv:
-        Path(history_csv).parent.mkdir(parents=True, exist_ok=True)
-        callbacks.append(keras.callbacks.CSVLogger(str(history_csv)))
     log.info("training %s on %d clips, validating on %d", variant, len(train.clip_ids), len(val.clip_ids))
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks,
-                     verbose=verbose)
-    tmp = out.with_name(out.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, out)
+    hist = fit(model, train_ds, val_ds, config, history_csv, verbose)
+    save_model(model, out)
     losses = hist.history["val_loss"]
     best = int(np.argmin(losses))
     sidecar = {"variant": variant, "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
+               "replicas": strategy.num_replicas_in_sync,
                "missing": {"train": len(train.missing), "val": len(val.missing)},
                "epochs_run": len(losses), "best_epoch": best + 1, "best_val_loss": float(losses[best]),
                "store_params": {m: r.params for m, r in readers.items()}}
     out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1) + "\n")
     for r in readers.values():
         r.close()
-    return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids))
+    return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids),
+                       strategy.num_replicas_in_sync)

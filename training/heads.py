@@ -1,0 +1,149 @@
+"""Head-only training on cached backbone embeddings (an extension beyond the paper).
+
+The paper trains each variant end to end. Here the backbone of one trained model is frozen
+(its embeddings cached by ``avemo embed``) and only a variant's sequence head, the fusion and
+the dense layers are trained: a head, seed or learning rate can be compared in seconds on a
+CPU. The trained head is re-assembled with the exact backbone that made the embeddings into
+one ``.keras`` model taking faces and MFCCs, so ``avemo evaluate`` works on it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from features.reader import StoreReader
+from pipeline.config import to_dict
+from pipeline.errors import StoreError
+from pipeline.names import parse_clip_name
+from pipeline.split import read_split
+from training.config import TrainConfig
+from training.embed import BACKBONE_LAYERS, MODALITY, backbone_hash, mfcc_statistics_of
+from training.train import TrainResult, fit, save_model, setup_tensorflow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddingSplit:
+    clip_ids: list[str]
+    labels: np.ndarray
+    face_emb: np.ndarray
+    audio_emb: np.ndarray
+    missing: list[str]
+
+
+def open_embeddings(path: str | Path) -> StoreReader:
+    """An embeddings store; StoreError naming what it is instead."""
+    reader = StoreReader(path)
+    if reader.modality != MODALITY:
+        raise StoreError(f"{path} holds a {reader.modality} store, not embeddings: make one with "
+                         f"`avemo embed --model MODEL.keras --store STORE --out {path}`")
+    return reader
+
+
+def load_embeddings(reader: StoreReader, clip_ids: list[str], split: str) -> EmbeddingSplit:
+    """The split's clips found in the store (others counted and logged), sorted by id."""
+    present = sorted(c for c in clip_ids if c in reader)
+    missing = sorted(set(clip_ids) - set(present))
+    if missing:
+        log.warning("%s split: %d of %d clip(s) missing from %s are left out (e.g. %s)", split, len(missing),
+                    len(clip_ids), reader.root, missing[0])
+    if not present:
+        raise StoreError(f"the {split} split has no clip in the embeddings store {reader.root}")
+    arrays = reader.load(present, ["face_emb", "audio_emb"])
+    labels = np.array([parse_clip_name(c).label for c in present], np.int32)
+    return EmbeddingSplit(present, labels, arrays["face_emb"], arrays["audio_emb"], missing)
+
+
+def embedding_dataset(data: EmbeddingSplit, batch_size: int, shuffle: bool, seed: int):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(({"face_emb": data.face_emb, "audio_emb": data.audio_emb},
+                                             data.labels))
+    if shuffle:
+        ds = ds.shuffle(len(data.labels), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def check_backbone(model, expected_hash: str) -> None:
+    """StoreError unless ``model``'s backbone is the one whose hash the embeddings store records."""
+    found = backbone_hash(model)
+    if found != expected_hash:
+        raise StoreError(f"the backbone model {model.name} is not the one the embeddings were made with "
+                         f"(weights hash {found[:12]} != {expected_hash[:12]}): a head can only be "
+                         "assembled with its own backbone")
+
+
+def assemble(backbone_model, head_model, variant: str, expected_hash: str | None = None):
+    """One model taking ``faces`` and ``mfcc``: ``backbone_model``'s backbone weights and
+    ``head_model``'s head, fusion and dense weights. ``expected_hash``: the embeddings store's
+    backbone; a different backbone is refused (the head was trained on its embeddings only)."""
+    from training.models import build_model
+
+    if expected_hash is not None:
+        check_backbone(backbone_model, expected_hash)
+    face_shape = tuple(backbone_model.get_layer("face_scale").input.shape[1:])
+    mfcc_shape = tuple(backbone_model.get_layer("mfcc_standardise").input.shape[1:])
+    full = build_model(variant, face_shape, mfcc_shape, *mfcc_statistics_of(backbone_model))
+    for name in BACKBONE_LAYERS:
+        full.get_layer(name).set_weights(backbone_model.get_layer(name).get_weights())
+    if backbone_hash(full) != backbone_hash(backbone_model):
+        raise StoreError("internal: the assembled backbone differs from its source model")
+    for layer in head_model.layers:
+        if layer.weights:
+            full.get_layer(layer.name).set_weights(layer.get_weights())
+    return full
+
+
+def head_path(out: str | Path) -> Path:
+    """Where the head-only model is saved beside the assembled one: ``V.keras`` -> ``V.head.keras``."""
+    out = Path(out)
+    return out.with_name(out.stem + ".head.keras")
+
+
+def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: str | Path,
+               config: TrainConfig = TrainConfig(), backbone: str | Path | None = None,
+               history_csv: str | Path | None = None, verbose: int = 2) -> TrainResult:
+    """Train ``variant``'s head on cached embeddings with the paper's early stopping; save the
+    head (``V.head.keras``) and the model re-assembled with the backbone (``out``)."""
+    import keras
+
+    setup_tensorflow(config.seed, config.threads, config.cpu_devices)
+    from training.models import build_head_model, load_model
+
+    reader = open_embeddings(embeddings)
+    params = reader.params
+    backbone = Path(backbone) if backbone else Path(params["model_path"])
+    if not backbone.is_file():
+        raise StoreError(f"the backbone model {backbone} of {embeddings} is missing: pass --backbone MODEL.keras")
+    backbone_model = load_model(backbone)
+    check_backbone(backbone_model, params["backbone_sha256"])  # fail before training, not after
+    split_clips = read_split(splits)
+    train = load_embeddings(reader, split_clips.get("train", []), "train")
+    val = load_embeddings(reader, split_clips.get("val", []), "val")
+    face_steps, dim = reader.spec("face_emb").shape
+    model = build_head_model(variant, face_steps, reader.spec("audio_emb").shape[0], dim)
+    model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    log.info("training the %s head on %d clips' embeddings, validating on %d", variant, len(train.clip_ids),
+             len(val.clip_ids))
+    hist = fit(model, embedding_dataset(train, config.batch_size, True, config.seed),
+               embedding_dataset(val, config.batch_size, False, config.seed), config, history_csv, verbose)
+    out = Path(out)
+    save_model(model, head_path(out))
+    save_model(assemble(backbone_model, model, variant, params["backbone_sha256"]), out)
+    losses = hist.history["val_loss"]
+    best = int(np.argmin(losses))
+    sidecar = {"variant": variant, "mode": "heads", "train": to_dict(config), "backbone": str(backbone),
+               "backbone_sha256": params["backbone_sha256"], "embeddings": str(embeddings),
+               "head_model": head_path(out).name, "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
+               "missing": {"train": len(train.missing), "val": len(val.missing)}, "epochs_run": len(losses),
+               "best_epoch": best + 1, "best_val_loss": float(losses[best])}
+    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1) + "\n")
+    reader.close()
+    return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids))
