@@ -25,13 +25,14 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
 def print_table(title: str, rows: list[dict]) -> None:
     """rows: {metric, value, unit, baseline, ratio, target}; printed aligned."""
     print(f"\n{title}")
-    head = f"{'metric':<44} {'value':>12} {'unit':<10} {'baseline':>12} {'ratio':>8}  target"
+    width = max([44, *(len(r["metric"]) for r in rows)])
+    head = f"{'metric':<{width}} {'value':>12} {'unit':<10} {'baseline':>12} {'ratio':>8}  target"
     print(head)
     print("-" * len(head))
     for r in rows:
         base = "" if r.get("baseline") is None else f"{r['baseline']:12.3f}"
         ratio = "" if r.get("ratio") is None else f"{r['ratio']:8.2f}"
-        print(f"{r['metric']:<44} {r['value']:12.3f} {r['unit']:<10} {base:>12} {ratio:>8}  {r.get('target', '')}")
+        print(f"{r['metric']:<{width}} {r['value']:12.3f} {r['unit']:<10} {base:>12} {ratio:>8}  {r.get('target', '')}")
 
 
 def save(name: str, rows: list[dict]) -> Path:

@@ -92,7 +92,8 @@ def format_clip_stats(s: dict) -> str:
 
 
 def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
-    """A picture of one clip: MFCC windows as heat maps, or face crops with detection flags."""
+    """A picture of one clip: MFCC windows as heat maps, face crops with detection flags, or
+    backbone embeddings as heat maps (time x unit)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -147,6 +148,15 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
                                            color="tab:green" if detected[k] else "tab:red"))
                 ax.set_title(f"sampled frame {k}, face box in source", fontsize=8)
                 ax.axis("off")
+    elif "face_emb" in arrays:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True,
+                                 gridspec_kw={"width_ratios": [len(arrays["face_emb"]), 3 * len(arrays["audio_emb"])]})
+        for ax, name, what in zip(axes, ("face_emb", "audio_emb"), ("face frame", "MFCC window")):
+            im = ax.imshow(arrays[name].T, origin="lower", aspect="auto", cmap="viridis")
+            ax.set_title(f"{name}: backbone output per {what}", fontsize=9)
+            ax.set_xlabel(what, fontsize=8)
+            ax.set_ylabel("embedding unit", fontsize=8)
+            fig.colorbar(im, ax=ax, shrink=0.8)
     else:
         raise StoreError(f"store {root} ({modality}) has nothing avemo can draw")
     fig.suptitle(f"{clip_id} ({modality})")

@@ -182,6 +182,8 @@ class FaceConfig:
     keyframes: int = 2
     roi_margin: float = 0.5
     smooth: int = 1
+    #: Rotate each crop so that the eyes are level (68-point landmarks; needs face-recognition-models).
+    align: bool = False
 
     def validate(self, name: str = "faces") -> None:
         for key in ("n_frames", "size", "keyframes", "smooth"):
@@ -193,5 +195,7 @@ class FaceConfig:
         if not 0 <= self.margin <= 2 or not 0.1 <= self.roi_margin <= 3:
             raise ConfigError(f"{name}.margin must be in [0, 2] and roi_margin in [0.1, 3], "
                               f"got {self.margin}, {self.roi_margin}")
+        if not isinstance(self.align, bool):
+            raise ConfigError(f"{name}.align must be true or false, got {self.align!r}")
         if self.upsample not in (0, 1, 2):
             raise ConfigError(f"{name}.upsample must be 0, 1 or 2, got {self.upsample}")

@@ -52,18 +52,44 @@ class HogDetector:
                 for r in _hog()(image, self.upsample)]
 
 
-@lru_cache(maxsize=1)
-def _mmod():
+def _model_file(name: str, needed_for: str) -> Path:
+    """A model file of the face-recognition-models package (found without importing it: its
+    ``__init__`` pulls in pkg_resources)."""
     import importlib.util
-
-    import dlib
 
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("faces.detector=cnn needs the face-recognition-models package "
-                          "(pip install face-recognition-models); or use faces.detector=hog")
-    model = Path(list(spec.submodule_search_locations)[0]) / "models" / "mmod_human_face_detector.dat"
-    return dlib.cnn_face_detection_model_v1(str(model))
+        raise ConfigError(f"{needed_for} needs the face-recognition-models package (pip install "
+                          "'avemo[models]' or face-recognition-models)")
+    return Path(list(spec.submodule_search_locations)[0]) / "models" / name
+
+
+@lru_cache(maxsize=1)
+def _mmod():
+    import dlib
+
+    return dlib.cnn_face_detection_model_v1(str(_model_file("mmod_human_face_detector.dat",
+                                                            "faces.detector=cnn (else use hog)")))
+
+
+@lru_cache(maxsize=1)
+def _landmarks68():
+    import dlib
+
+    return dlib.shape_predictor(str(_model_file("shape_predictor_68_face_landmarks.dat", "faces.align=true")))
+
+
+def eye_angle(gray: np.ndarray, box: Box) -> float:
+    """Roll of the face in ``box``, in degrees: the angle of the line from the image-left eye
+    centre to the image-right eye centre (68-point landmarks 36-41 and 42-47; positive when
+    the image-right eye is lower)."""
+    import dlib
+
+    rect = dlib.rectangle(int(round(box[0])), int(round(box[1])), int(round(box[2])) - 1, int(round(box[3])) - 1)
+    shape = _landmarks68()(gray, rect)
+    pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(36, 48)], np.float64)
+    (lx, ly), (rx, ry) = pts[:6].mean(axis=0), pts[6:].mean(axis=0)
+    return float(np.degrees(np.arctan2(ry - ly, rx - lx)))
 
 
 @dataclass(frozen=True)
@@ -149,6 +175,26 @@ def crop_square(frame, box: np.ndarray, margin: float, size: int) -> np.ndarray:
     if isinstance(frame, np.ndarray):
         return _square_rgb(frame, x0, y0, side, size)
     return frame.square(x0, y0, side, size)
+
+
+def crop_aligned(frame, box: np.ndarray, margin: float, size: int, angle: float) -> np.ndarray:
+    """Like :func:`crop_square`, rotated by ``angle`` degrees about the box centre so that the
+    eyes are level: the square of side ``side * sqrt 2`` is taken (padded black past the
+    frame), scaled to the output resolution (anti-aliased), rotated, and its centre cut out."""
+    from pipeline.video import _square_rgb
+
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    side = max(int(round(max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin))), 2)
+    big = int(np.ceil(side * 1.4143)) + 2
+    out_big = int(np.ceil(big * size / side))
+    x0, y0 = int(round(cx - big / 2)), int(round(cy - big / 2))
+    patch = _square_rgb(frame, x0, y0, big, out_big) if isinstance(frame, np.ndarray) else \
+        frame.square(x0, y0, big, out_big)
+    c = out_big / 2
+    rot = cv2.getRotationMatrix2D((c, c), angle, 1.0)
+    rot[:, 2] += size / 2 - c
+    return cv2.warpAffine(patch, rot, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=(0, 0, 0))
 
 
 #: Bumped whenever stored face tensors change for the same params: part of the store params,
@@ -268,6 +314,11 @@ def face_track(path: str | Path, config) -> dict[str, np.ndarray]:
     detect = make_detector(config.detector, config.upsample)
     found = locate_faces(frames, detect, config.strategy, config.keyframes, config.roi_margin)
     boxes = smooth(interpolate(found, sample_indices(n_source, config.n_frames)), config.smooth)
-    crops = np.stack([crop_square(f, b, config.margin, config.size) for f, b in zip(frames, boxes)])
+    if config.align:
+        angles = np.array([eye_angle(_gray(f), b) for f, b in zip(frames, boxes)], np.float32)
+        angles = smooth(np.repeat(angles[:, None], 4, axis=1), config.smooth)[:, 0]
+        crops = np.stack([crop_aligned(f, b, config.margin, config.size, a) for f, b, a in zip(frames, boxes, angles)])
+    else:
+        crops = np.stack([crop_square(f, b, config.margin, config.size) for f, b in zip(frames, boxes)])
     return {"frames": crops, "boxes": boxes,
             "detected": np.array([b is not None for b in found], dtype=bool)}

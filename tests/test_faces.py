@@ -159,3 +159,67 @@ def test_level1_detection_equals_full_frame_detection(crema_dir):
             assert iou(_level1(det, f.gray()), full) > 0.95
     small_face = np.zeros((200, 200), np.uint8)  # no face at all: None, so the caller falls back
     assert _level1(det, small_face) is None
+
+
+# --- the optional models of face-recognition-models: CNN (MMOD) detector, 68-point alignment ---------
+needs_models = pytest.mark.skipif(
+    __import__("importlib.util").util.find_spec("face_recognition_models") is None,
+    reason="face-recognition-models is not installed (it is part of the dev extra)")
+
+
+@needs_models
+def test_cnn_detector_finds_the_real_face(real_frames, crema_dir):
+    from pipeline.faces import CnnDetector
+
+    frames, _ = real_frames
+    hog = largest(HogDetector()(frames[25]))
+    cnn = largest(CnnDetector()(frames[25]))
+    assert cnn is not None and iou(cnn, hog) >= 0.5  # same face; MMOD boxes are drawn a little tighter
+    assert CnnDetector()(np.zeros((200, 200, 3), np.uint8)) == []
+    out = face_track(crema_dir / "VideoFlash" / "1001_DFA_SAD_XX.flv", FaceConfig(detector="cnn", n_frames=8))
+    assert out["detected"].any() and out["frames"].shape == (8, 64, 64, 3)
+    ref = largest(HogDetector()(read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_SAD_XX.flv", 8)[0][4].rgb()))
+    assert iou(tuple(out["boxes"][4]), ref) >= 0.5
+
+
+def _roll_in_crop(crop: np.ndarray) -> float:
+    """The eye-line angle the 68-point model measures in a (upscaled) crop."""
+    from pipeline.faces import eye_angle
+
+    big = cv2.resize(crop, (256, 256), interpolation=cv2.INTER_CUBIC)
+    gray = cv2.cvtColor(big, cv2.COLOR_RGB2GRAY)
+    box = largest(HogDetector()(gray))
+    assert box is not None, "no face in the crop"
+    return eye_angle(gray, box)
+
+
+@needs_models
+def test_alignment_levels_the_eyes_of_a_tilted_face(real_frames, tmp_path):
+    frames, _ = real_frames
+    h, w = frames[0].shape[:2]
+    box = largest(HogDetector()(frames[0]))
+    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    tilt = cv2.getRotationMatrix2D(centre, 14, 1.0)  # the head rolled 14 degrees counter-clockwise
+    tilted = [cv2.warpAffine(f, tilt, (w, h)) for f in frames[::5]]
+    path = write_video(tmp_path / "tilted.flv", tilted)
+    plain = face_track(path, FaceConfig(n_frames=4))
+    aligned = face_track(path, FaceConfig(n_frames=4, align=True))
+    np.testing.assert_array_equal(plain["boxes"], aligned["boxes"])  # alignment changes crops only
+    before = [_roll_in_crop(c) for c in plain["frames"]]
+    after = [_roll_in_crop(c) for c in aligned["frames"]]
+    assert min(abs(a) for a in before) > 9, before
+    assert max(abs(a) for a in after) < 4, after
+    # an upright face stays about where it was
+    upright = face_track(write_video(tmp_path / "upright.flv", frames[::5]), FaceConfig(n_frames=4, align=True))
+    assert max(abs(_roll_in_crop(c)) for c in upright["frames"]) < 4
+
+
+def test_alignment_without_the_models_package_is_a_clear_error(monkeypatch, real_frames):
+    import importlib.util
+
+    from pipeline.errors import ConfigError
+    from pipeline.faces import _model_file
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(ConfigError, match="faces.align=true needs the face-recognition-models package"):
+        _model_file("shape_predictor_68_face_landmarks.dat", "faces.align=true")

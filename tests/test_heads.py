@@ -55,6 +55,12 @@ def test_embeddings_equal_the_backbone_outputs(demo_store, tmp_path):
         assert np.abs(stored["face_emb"]).max() > 0  # not an all-zero (dead) backbone
     again = embed_store(model_path, root / "store", tmp_path / "emb", progress=False)
     assert again.stored == 0 and again.skipped == 24  # a re-run is a no-op
+    runner = CliRunner()  # inspect knows the third kind of store
+    res = runner.invoke(main, ["inspect", str(tmp_path / "emb"), "--verify"])
+    assert res.exit_code == 0 and "embeddings" in res.output, res.output
+    res = runner.invoke(main, ["inspect", str(tmp_path / "emb"), "--clip", ids[0], "--png", str(tmp_path / "e.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "e.png").stat().st_size > 5_000
 
 
 def test_stores_and_heads_of_two_backbones_are_refused_together(demo_store, tmp_path):

@@ -26,7 +26,7 @@ class TrainConfig:
     threads: int = 0
     #: Epoch cap on the bundled demo corpus only (a 60-clip smoke test that must finish in
     #: minutes on a laptop CPU); any other corpus trains ``epochs``.
-    demo_epochs: int = 3
+    demo_epochs: int = 2
     #: tf.distribute strategy: auto (MirroredStrategy when more than one GPU is visible),
     #: default (one device) or mirrored.
     strategy: str = "auto"
