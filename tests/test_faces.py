@@ -161,6 +161,30 @@ def test_level1_detection_equals_full_frame_detection(crema_dir):
     assert _level1(det, small_face) is None
 
 
+def test_anchored_detection_repeats_full_frame_detection(crema_dir):
+    """The cut frame keeps dlib's pyramid and HOG grid: the box found near a known face is the
+    box full-frame detection finds (cutting at other offsets gave 0 of 300 equal on these clips)."""
+    from pipeline.faces import _anchored, _level1
+
+    det = HogDetector()
+    ious = []
+    for emotion in EMOS:
+        frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / f"1001_DFA_{emotion}_XX.flv", 50)
+        known = _level1(det, frames[-1].gray())
+        for f in frames[::5]:
+            gray = f.gray()
+            full, got = _level1(det, gray), _anchored(det, gray, known, 0.5)
+            ious.append(iou(got, full))  # when not equal: the next cell or pyramid step (>= 0.65)
+    assert np.mean(np.array(ious) == 1.0) >= 0.85 and min(ious) > 0.6 and np.mean(ious) > 0.95
+    # a face twice as large (found on deeper pyramid levels) and one at the top-left corner
+    big = cv2.resize(frames[0].gray(), None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    full = largest(det(big))
+    assert iou(_anchored(det, big, full, 0.5), full) > 0.8
+    corner = np.ascontiguousarray(frames[0].gray()[80:, 150:])
+    full = largest(det(corner))
+    assert full[0] < 48 and iou(_anchored(det, corner, full, 0.5), full) > 0.9
+
+
 # --- the optional models of face-recognition-models: CNN (MMOD) detector, 68-point alignment ---------
 needs_models = pytest.mark.skipif(
     __import__("importlib.util").util.find_spec("face_recognition_models") is None,
