@@ -70,7 +70,10 @@ def fit(model, train_ds, val_ds, config: TrainConfig, history_csv: str | Path | 
     if history_csv:
         Path(history_csv).parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(keras.callbacks.CSVLogger(str(history_csv)))
-    return model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
+    # shuffle=False: the tf.data pipeline shuffles itself (Keras ignores the flag for datasets
+    # but warns about its default on every run)
+    return model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose,
+                     shuffle=False)
 
 
 def save_model(model, out: Path) -> None:
