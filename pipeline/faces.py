@@ -8,8 +8,9 @@ source pixels. Strategies, by cost:
 - ``track`` (default): the middle keyframe detected on dlib's own 5/6-size pyramid level
   (:func:`_level1`, exact for faces >= 96 px); the other keyframes detected likewise in a
   grid-aligned cut around the nearest box (:func:`_anchored`); interpolated in between.
-  Boxes are those of full-size detection, not approximations: dlib's HOG window is 80 px and CREMA-D faces ~100
-  px, so on a half-size frame the face is below the window and boxes come back ~40% too large.
+  Boxes are those of full-size detection, not approximations: dlib's HOG window is 80 px and
+  CREMA-D faces ~100 px, so on a half-size frame the face is below the window and boxes come
+  back ~40% too large.
 """
 
 from __future__ import annotations
