@@ -115,6 +115,10 @@ def test_cli_embed_and_train_heads(demo_store, tmp_path):
                                "--splits", str(splits), "--out", str(tmp_path / "mp.keras"), "--epochs", "2"])
     assert res.exit_code == 0, res.output
     assert "maxpool head: 2 epoch(s)" in res.stderr and (tmp_path / "mp.head.keras").is_file()
+    res = runner.invoke(main, ["train", "--variant", "maxpool", "--embeddings", str(tmp_path / "emb"), "--splits",
+                               str(splits), "--out", str(tmp_path / "m2.keras"), "--strategy", "mirrored"])
+    assert res.exit_code != 0 and "head-only training runs on one device" in res.output
+    assert not (tmp_path / "m2.keras").exists()
     res = runner.invoke(main, ["train", "--variant", "maxpool", "--splits", str(splits), "--out", "x.keras"])
     assert res.exit_code != 0 and "give --store" in res.output
     with pytest.raises(StoreError, match="not embeddings"):

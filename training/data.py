@@ -77,13 +77,18 @@ def mfcc_statistics(mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat.mean(axis=0), np.maximum(flat.var(axis=0), 1e-8)
 
 
-def in_memory_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int):
+def tensor_dataset(inputs: dict[str, np.ndarray], labels: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+    """Batches of in-memory arrays (named model inputs) and labels, reshuffled every epoch with ``seed``."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices(({"faces": data.faces, "mfcc": data.mfcc}, data.labels))
+    ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
     if shuffle:
-        ds = ds.shuffle(len(data.labels), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def in_memory_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int):
+    return tensor_dataset({"faces": data.faces, "mfcc": data.mfcc}, data.labels, batch_size, shuffle, seed)
 
 
 def streaming_dataset(readers: dict[str, StoreReader], data: SplitData, batch_size: int, shuffle: bool,

@@ -18,10 +18,11 @@ import numpy as np
 
 from features.reader import StoreReader
 from pipeline.config import to_dict
-from pipeline.errors import StoreError
+from pipeline.errors import ConfigError, StoreError
 from pipeline.names import parse_clip_name
 from pipeline.split import read_split
 from training.config import TrainConfig
+from training.data import tensor_dataset
 from training.embed import BACKBONE_LAYERS, MODALITY, backbone_hash, mfcc_statistics_of
 from training.train import TrainResult, fit, save_model, setup_tensorflow
 
@@ -61,13 +62,8 @@ def load_embeddings(reader: StoreReader, clip_ids: list[str], split: str) -> Emb
 
 
 def embedding_dataset(data: EmbeddingSplit, batch_size: int, shuffle: bool, seed: int):
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices(({"face_emb": data.face_emb, "audio_emb": data.audio_emb},
-                                             data.labels))
-    if shuffle:
-        ds = ds.shuffle(len(data.labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return tensor_dataset({"face_emb": data.face_emb, "audio_emb": data.audio_emb}, data.labels, batch_size,
+                          shuffle, seed)
 
 
 def check_backbone(model, expected_hash: str) -> None:
@@ -110,9 +106,13 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
                config: TrainConfig = TrainConfig(), backbone: str | Path | None = None,
                history_csv: str | Path | None = None, verbose: int = 2) -> TrainResult:
     """Train ``variant``'s head on cached embeddings with the paper's early stopping; save the
-    head (``V.head.keras``) and the model re-assembled with the backbone (``out``)."""
+    head (``V.head.keras``) and the model re-assembled with the backbone (``out``). Runs on one
+    device (``auto`` never mirrors here): a head epoch takes seconds."""
     import keras
 
+    if config.strategy == "mirrored":
+        raise ConfigError("head-only training runs on one device (seconds per epoch); MirroredStrategy is for "
+                          "end-to-end training: drop --strategy mirrored / heads.strategy")
     setup_tensorflow(config.seed, config.threads, config.cpu_devices)
     from training.models import build_head_model, load_model
 

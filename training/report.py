@@ -71,7 +71,7 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
                      f"{r['accuracy']:.3f} | {PAPER_F1[v]:.3f} | {r['n']} |")
     lines.append("")
     if heads:
-        lines += [f"## End-to-end and head-only training side by side (macro F1)", "",
+        lines += ["## End-to-end and head-only training side by side (macro F1)", "",
                   f"Head-only: the variant's head, fusion and dense layers trained on the cached embeddings "
                   f"of the **{heads_backbone or '?'}** model's frozen backbone (an avemo extension; the paper "
                   "trains every variant end to end).", "",
