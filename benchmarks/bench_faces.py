@@ -54,6 +54,8 @@ def main(repeat: int = 9) -> list[dict]:
     configs = {"track, 1 keyframe": FaceConfig(keyframes=1),
                "track, 2 keyframes (default)": FaceConfig(),
                "track, 3 keyframes": FaceConfig(keyframes=3),
+               "track, 5 keyframes": FaceConfig(keyframes=5),
+               "track, 2 keyframes, all detected": FaceConfig(track_ncc=1.0),
                "keyframes, 2 full-frame": FaceConfig(strategy="keyframes", keyframes=2)}
     refs = {p: naive(p) for p in clips}
     t_dec = {p: 0.0 for p in clips}

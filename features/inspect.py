@@ -87,7 +87,7 @@ def format_clip_stats(s: dict) -> str:
         lines.append(f"  {name:<9} {str(tuple(d['shape'])):<18} {d['dtype']:<8} min {d['min']:10.3f}  "
                      f"max {d['max']:10.3f}  mean {d['mean']:10.3f}  std {d['std']:9.3f}")
     if "detected_frames" in s:
-        lines.append(f"  face detected in {s['detected_frames']} of the sampled frames (others interpolated)")
+        lines.append(f"  face detected in {s['detected_frames']} of the sampled frames (others tracked or interpolated)")
     return "\n".join(lines)
 
 
@@ -138,7 +138,7 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
             for side in ax.spines.values():
                 side.set_edgecolor(color)
                 side.set_linewidth(2.5)
-            ax.set_title(f"{k}{'' if detected[k] else ' interp'}", fontsize=7, color=color)
+            ax.set_title(f"{k}{' det' if detected[k] else ''}", fontsize=7, color=color)
         if sources:
             for j, k in enumerate(np.linspace(0, len(frames) - 1, 4).round().astype(int)):
                 ax = fig.add_subplot(grid[rows:, j * cols // 4:(j + 1) * cols // 4])

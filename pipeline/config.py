@@ -181,6 +181,9 @@ class FaceConfig:
     strategy: str = "track"
     keyframes: int = 2
     roi_margin: float = 0.5
+    #: ``track``: a keyframe found by template tracking is kept when its normalised
+    #: cross-correlation with the detected face is at least this; else it gets a detection.
+    track_ncc: float = 0.7
     smooth: int = 1
     #: Rotate each crop so that the eyes are level (68-point landmarks; needs face-recognition-models).
     align: bool = False
@@ -195,6 +198,9 @@ class FaceConfig:
         if not 0 <= self.margin <= 2 or not 0.1 <= self.roi_margin <= 3:
             raise ConfigError(f"{name}.margin must be in [0, 2] and roi_margin in [0.1, 3], "
                               f"got {self.margin}, {self.roi_margin}")
+        if not 0 <= self.track_ncc <= 1:
+            raise ConfigError(f"{name}.track_ncc must be in [0, 1] (1: a detection on every keyframe), "
+                              f"got {self.track_ncc}")
         if not isinstance(self.align, bool):
             raise ConfigError(f"{name}.align must be true or false, got {self.align!r}")
         if self.upsample not in (0, 1, 2):

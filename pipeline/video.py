@@ -1,9 +1,10 @@
 """Video decoding for the face stage: the uniformly sampled frames of a clip, and no more.
 
 The file is opened and demuxed once (compressed packets are small), the frame count is the
-number of video packets, and only the sampled frames are kept, as decoded YUV pictures: the
-detector reads the luma plane directly and only the face region is converted to RGB. A
-one-minute clip costs the memory of 50 frames.
+number of video packets, and only the sampled frames are kept, as copies of their YUV planes:
+the detector reads the luma plane directly and only the face regions are converted to RGB. A
+one-minute clip costs the memory of 50 frames. The copies are contiguous (no row padding), so
+dlib and the crops read them as they are, and the decoder gets its buffers back at once.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ class Frame:
     def __init__(self, frame: av.VideoFrame):
         self.height, self.width = frame.height, frame.width
         self._fast = frame.format.name == "yuv420p" and self.width % 2 == 0 and self.height % 2 == 0
-        if self._fast:
+        if self._fast:  # contiguous copies: the decoder's buffer goes back to its pool
             self._planes = [np.frombuffer(p, np.uint8, count=p.line_size * p.height)
-                            .reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
-            self._frame = frame  # keeps the decoder's buffer alive
+                            .reshape(p.height, p.line_size)[:, :p.width].copy() for p in frame.planes]
         else:
             self._rgb = frame.to_ndarray(format="rgb24")
 
@@ -41,31 +41,15 @@ class Frame:
         return self.height, self.width
 
     def gray(self) -> np.ndarray:
-        """(H, W) uint8 luma (contiguous, for dlib)."""
+        """(H, W) uint8 luma (contiguous, for dlib; shared, not to be written to)."""
         if self._fast:
-            return np.ascontiguousarray(self._planes[0])
+            return self._planes[0]
         return cv2.cvtColor(self._rgb, cv2.COLOR_RGB2GRAY)
 
     def square(self, x0: int, y0: int, side: int, size: int) -> np.ndarray:
         """(size, size, 3) uint8 RGB of the square at (x0, y0) with side ``side`` px, black
-        where it lies outside the frame (padded, never stretched), anti-aliased.
-
-        YUV frames: luma resized to 2*size and chroma to size (I420 geometry), converted
-        once, then an exact 2:1 area average (~0.07 ms, vs ~0.25 ms converting first)."""
-        if not self._fast:
-            return _square_rgb(self._rgb, x0, y0, side, size)
-        x0, y0 = x0 - x0 % 2, y0 - y0 % 2  # chroma sites are 2x2: keep them aligned
-        side += side % 2
-        y, u, v = self._planes
-        luma = _plane_patch(y, x0, y0, side, 16)
-        cb = _plane_patch(u, x0 // 2, y0 // 2, side // 2, 128)
-        cr = _plane_patch(v, x0 // 2, y0 // 2, side // 2, 128)
-        big = (2 * size, 2 * size)
-        i420 = np.concatenate([cv2.resize(luma, big, interpolation=cv2.INTER_LINEAR).ravel(),
-                               cv2.resize(cb, (size, size), interpolation=cv2.INTER_LINEAR).ravel(),
-                               cv2.resize(cr, (size, size), interpolation=cv2.INTER_LINEAR).ravel()])
-        rgb = cv2.cvtColor(i420.reshape(3 * size, 2 * size), cv2.COLOR_YUV2RGB_I420)
-        return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+        where it lies outside the frame (padded, never stretched), anti-aliased (see :func:`squares`)."""
+        return squares([self], [(x0, y0, side)], size)[0]
 
     def rgb(self, x0: int = 0, y0: int = 0, x1: int | None = None, y1: int | None = None) -> np.ndarray:
         """(y1-y0, x1-x0, 3) uint8 RGB of a region inside the frame (BT.601, as FFmpeg)."""
@@ -81,6 +65,65 @@ class Frame:
                                v[ey0 // 2:ey1 // 2, ex0 // 2:ex1 // 2].ravel()]).reshape(h * 3 // 2, w)
         out = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
         return out[y0 - ey0:y0 - ey0 + (y1 - y0), x0 - ex0:x0 - ex0 + (x1 - x0)]
+
+
+def squares(frames: list, corners: list[tuple[int, int, int]], size: int) -> np.ndarray:
+    """(n, size, size, 3) uint8 RGB: for each frame (a :class:`Frame` or an (H, W, 3) RGB array)
+    its square ``(x0, y0, side)``, black where it lies outside the frame, anti-aliased.
+
+    YUV frames: luma resized to 2*size and chroma to size (I420 geometry), converted once, then
+    an exact 2:1 area average (~0.03 ms a crop; converting first costs ~0.25 ms). A frame asked
+    twice for one square is cropped once, and YUV frames with the same side are cropped as one
+    stack, one OpenCV call per step: for sides >= 2*size (shrinking) bilinear weights never
+    reach across stacked patches, so the crops are the same bytes as one at a time, ~2x faster.
+    """
+    out = np.empty((len(frames), size, size, 3), np.uint8)
+    done: dict[tuple, int] = {}
+    repeats: list[tuple[int, int]] = []
+    stacks: dict[tuple, list[tuple[int, int, int]]] = {}
+    for i, (frame, (x0, y0, side)) in enumerate(zip(frames, corners)):
+        if isinstance(frame, Frame) and frame._fast:
+            x0, y0, side = x0 - x0 % 2, y0 - y0 % 2, side + side % 2  # chroma sites are 2x2
+        key = (id(frame), x0, y0, side)
+        if key in done:
+            repeats.append((i, done[key]))
+            continue
+        done[key] = i
+        if not (isinstance(frame, Frame) and frame._fast):
+            out[i] = _square_rgb(frame if isinstance(frame, np.ndarray) else frame._rgb, x0, y0, side, size)
+        else:
+            stacks.setdefault((side,) if side >= 2 * size else (side, i), []).append((i, x0, y0))
+    for key, items in stacks.items():
+        side = key[0]
+        step = max(1, (1 << 20) // (side * side))  # ~1 MB of luma per stack
+        for k in range(0, len(items), step):
+            chunk = items[k:k + step]
+            out[[i for i, _, _ in chunk]] = _yuv_squares([frames[i] for i, _, _ in chunk],
+                                                         [(x0, y0) for _, x0, y0 in chunk], side, size)
+    for i, j in repeats:
+        out[i] = out[j]
+    return out
+
+
+def _yuv_squares(frames: list[Frame], corners: list[tuple[int, int]], side: int, size: int) -> np.ndarray:
+    """The squares of even ``side`` at even corners of YUV frames, stacked -> (k, size, size, 3)."""
+    k, half = len(frames), side // 2
+    luma = np.empty((k * side, side), np.uint8)
+    chroma = np.empty((2, k * half, half), np.uint8)
+    for j, (frame, (x0, y0)) in enumerate(zip(frames, corners)):
+        y, u, v = frame._planes
+        luma[j * side:(j + 1) * side] = _plane_patch(y, x0, y0, side, 16)
+        chroma[0, j * half:(j + 1) * half] = _plane_patch(u, x0 // 2, y0 // 2, half, 128)
+        chroma[1, j * half:(j + 1) * half] = _plane_patch(v, x0 // 2, y0 // 2, half, 128)
+    i420 = np.empty((k * 3 * size, 2 * size), np.uint8)  # Y (2k*size, 2*size), then U, V (k*size, size)
+    flat, n_y, n_c = i420.reshape(-1), k * 4 * size * size, k * size * size
+    cv2.resize(luma, (2 * size, 2 * k * size), dst=flat[:n_y].reshape(2 * k * size, 2 * size),
+               interpolation=cv2.INTER_LINEAR)
+    for c in range(2):
+        cv2.resize(chroma[c], (size, k * size), dst=flat[n_y + c * n_c:n_y + (c + 1) * n_c].reshape(k * size, size),
+                   interpolation=cv2.INTER_LINEAR)
+    rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+    return cv2.resize(rgb, (size, k * size), interpolation=cv2.INTER_AREA).reshape(k, size, size, 3)
 
 
 def _plane_patch(plane: np.ndarray, x0: int, y0: int, side: int, fill: int) -> np.ndarray:

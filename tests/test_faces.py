@@ -41,10 +41,12 @@ def test_strategies_agree_on_a_real_clip(crema_dir):
     path = crema_dir / "VideoFlash" / "1001_DFA_NEU_XX.flv"
     every = face_track(path, FaceConfig(strategy="every"))
     assert every["detected"].all()
-    for cfg in (FaceConfig(keyframes=3), FaceConfig(strategy="keyframes", keyframes=2)):
+    for cfg in (FaceConfig(keyframes=3), FaceConfig(keyframes=3, track_ncc=1.0),
+                FaceConfig(strategy="keyframes", keyframes=2)):
         other = face_track(path, cfg)
         assert np.mean([iou(tuple(a), tuple(b)) for a, b in zip(every["boxes"], other["boxes"])]) > 0.8
-        assert other["detected"].sum() == cfg.keyframes
+        # track: one detection, the other keyframes tracked; track_ncc 1: all detected
+        assert other["detected"].sum() == (1 if cfg.strategy == "track" and cfg.track_ncc < 1 else cfg.keyframes)
 
 
 def test_short_clip_gives_50_frames(real_frames, tmp_path):
@@ -247,3 +249,93 @@ def test_alignment_without_the_models_package_is_a_clear_error(monkeypatch, real
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(ConfigError, match="faces.align=true needs the face-recognition-models package"):
         _model_file("shape_predictor_68_face_landmarks.dat", "faces.align=true")
+
+
+# --- tracking keyframes from the detected one -----------------------------------------------------
+def _moved(gray, dx=0.0, dy=0.0, scale=1.0, centre=(0.0, 0.0)):
+    m = cv2.getRotationMatrix2D(centre, 0, scale)
+    m[:, 2] += (dx, dy)
+    return cv2.warpAffine(gray, m, (gray.shape[1], gray.shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_tracking_follows_a_moving_face(crema_dir):
+    """A real frame shifted by known sub-pixel amounts: the tracked box moves with it (< 1 px)."""
+    from pipeline.faces import _level1, track_face
+
+    frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
+    gray = frames[-1].gray()
+    box = _level1(HogDetector(), gray)
+    for dx, dy in [(0, 0), (3, 0), (0, -5), (7.5, 2.5), (-12.25, 9), (20, -15), (-40, 30)]:
+        got = track_face(gray, box, _moved(gray, dx, dy), box, 0.5, 0.7)
+        assert got is not None
+        np.testing.assert_allclose(np.subtract(got, box), [dx, dy, dx, dy], atol=1.0)
+    # searched around `near`, not around the template's own place
+    far = (box[0] + 90, box[1] + 60, box[2] + 90, box[3] + 60)
+    got = track_face(gray, box, _moved(gray, 90, 60), far, 0.5, 0.7)
+    np.testing.assert_allclose(np.subtract(got, box), [90, 60, 90, 60], atol=1.0)
+
+
+def test_tracking_refuses_what_is_not_the_same_face(crema_dir):
+    """Low correlation -> None: another place, a face grown by 30%, a flat template."""
+    from pipeline.faces import _level1, track_face
+
+    frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
+    gray = frames[-1].gray()
+    box = _level1(HogDetector(), gray)
+    corner = (0.0, 0.0, box[2] - box[0], box[3] - box[1])  # background only
+    assert track_face(gray, box, gray, corner, 0.5, 0.7) is None
+    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    assert track_face(gray, box, _moved(gray, scale=1.3, centre=centre), box, 0.5, 0.7) is None
+    flat = np.full_like(gray, 90)
+    assert track_face(flat, box, gray, box, 0.5, 0.0) is None
+
+
+def test_a_keyframe_that_cannot_be_tracked_gets_a_detection(crema_dir):
+    """The far keyframe's face zoomed by 30% (as if the actor leaned in): tracking refuses it,
+    and that keyframe's box is the detected one, flagged as a detection."""
+    from pipeline.faces import locate_faces
+
+    frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
+    grays = [f.gray() for f in frames]
+    det = HogDetector()
+    first = largest(det(grays[0]))
+    centre = ((first[0] + first[2]) / 2, (first[1] + first[3]) / 2)
+    grays[0] = _moved(grays[0], scale=1.3, centre=centre)
+    boxes, detected = locate_faces(grays, det, "track", 2, 0.5, 0.7)
+    assert detected[0] and detected[-1] and sum(detected) == 2
+    assert iou(boxes[0], largest(det(grays[0]))) > 0.65  # found near the known box: one pyramid step at most
+    assert boxes[0][2] - boxes[0][0] > 1.15 * (first[2] - first[0])
+    # unchanged frames: the far keyframe is tracked (not a detection) onto the detected box
+    boxes, detected = locate_faces([f.gray() for f in frames], det, "track", 2, 0.5, 0.7)
+    assert detected[-1] and not detected[0] and boxes[0] is not None
+    assert iou(boxes[0], largest(det(frames[0].gray()))) > 0.75
+
+
+def test_stacked_crops_equal_one_at_a_time(crema_dir):
+    """Crops of many frames at once (stacked by side, repeats cropped once) are the same bytes
+    as each frame's own crop, inside the frame, past its edges, shrinking and enlarging."""
+    from pipeline.video import squares
+
+    frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_SAD_XX.flv", 50)
+    rng = np.random.default_rng(0)
+    picks = [frames[i] for i in rng.integers(0, 50, 40)] + [frames[3]] * 3
+    corners = [(int(x), int(y), int(s)) for x, y, s in zip(rng.integers(-80, 420, 43), rng.integers(-80, 300, 43),
+                                                           rng.choice([60, 127, 128, 129, 136, 200, 260], 43))]
+    corners[-3:] = [corners[-3]] * 3  # one frame asked three times for one square
+    got = squares(picks, corners, 64)
+    assert got.shape == (43, 64, 64, 3)
+    for k, (f, (x0, y0, side)) in enumerate(zip(picks, corners)):
+        assert (got[k] == f.square(x0, y0, side, 64)).all(), (k, x0, y0, side)
+    rgb = [f.rgb() for f in picks[:5]]  # RGB arrays take the plain path, one at a time
+    assert (squares(rgb, corners[:5], 64) == np.stack([crop_square(r, np.array([x, y, x + s, y + s], np.float32), 0.0, 64)
+                                                        for r, (x, y, s) in zip(rgb, corners[:5])])).all()
+
+
+def test_track_ncc_is_checked_when_params_are_read():
+    from pipeline.config import section
+    from pipeline.errors import ConfigError
+
+    assert section(FaceConfig, {"faces": {"track_ncc": 1}}, "faces").track_ncc == 1
+    with pytest.raises(ConfigError, match=r"faces.track_ncc must be in \[0, 1\]"):
+        section(FaceConfig, {"faces": {"track_ncc": 1.5}}, "faces")
