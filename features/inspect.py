@@ -134,7 +134,7 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
             ax.imshow(frames[k])
             ax.set_xticks([])
             ax.set_yticks([])
-            color = "tab:green" if detected[k] else "tab:red"
+            color = "tab:green" if detected[k] else "tab:blue"
             for side in ax.spines.values():
                 side.set_edgecolor(color)
                 side.set_linewidth(2.5)
@@ -145,7 +145,7 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
                 ax.imshow(sources[k])
                 x0, y0, x1, y1 = boxes[k]
                 ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5,
-                                           color="tab:green" if detected[k] else "tab:red"))
+                                           color="tab:green" if detected[k] else "tab:blue"))
                 ax.set_title(f"sampled frame {k}, face box in source", fontsize=8)
                 ax.axis("off")
     elif "face_emb" in arrays:
@@ -159,7 +159,10 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
             fig.colorbar(im, ax=ax, shrink=0.8)
     else:
         raise StoreError(f"store {root} ({modality}) has nothing avemo can draw")
-    fig.suptitle(f"{clip_id} ({modality})")
+    title = f"{clip_id} ({modality})"
+    if "detected" in arrays:
+        title += ": green = face detected in that frame, blue = box tracked or interpolated"
+    fig.suptitle(title)
     fig.savefig(png, dpi=80)
     plt.close(fig)
     return png
