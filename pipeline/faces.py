@@ -7,7 +7,7 @@ source pixels. Strategies, by cost:
 - ``keyframes``: full-resolution detection on ``keyframes`` evenly spaced frames, interpolated.
 - ``track`` (default): one keyframe detected on dlib's own 5/6-size pyramid level
   (:func:`_level1`, exact for faces >= 96 px); the face found there is tracked onto the other
-  keyframes by normalised cross-correlation (:func:`track_face`, ~0.07 ms each); a keyframe
+  keyframes by normalised cross-correlation (:func:`track_face`, ~0.1 ms each); a keyframe
   where the match is weak (the face changed size, turned, left) gets a detection in a
   grid-aligned cut around the nearest box (:func:`_anchored`); interpolated in between.
   Detection never runs on a plainly downscaled frame: dlib's HOG window is 80 px and CREMA-D
@@ -292,7 +292,7 @@ def track_face(ref: np.ndarray, box: Box, gray: np.ndarray, near: Box, margin: f
 
     Both images are area-reduced so that the template is :data:`TRACK_WIDTH` px wide, matched
     with OpenCV's ``TM_CCOEFF_NORMED``, and the peak refined to sub-pixel by a parabola:
-    ~0.07 ms, where a detection near the box costs ~1.7 ms. Translation only: the size stays
+    ~0.1 ms, where a detection near the box costs ~1.7 ms. Translation only: the size stays
     ``box``'s, so a face that grows or shrinks a lot scores low and gets a detection."""
     h, w = gray.shape
     tx0, ty0, tx1, ty1 = grow(box, 0.0, w, h)
