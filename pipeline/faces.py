@@ -6,10 +6,11 @@ source pixels. Strategies, by cost:
 - ``every``: full-resolution detection on each sampled frame (the reference; ~23x decode time).
 - ``keyframes``: full-resolution detection on ``keyframes`` evenly spaced frames, interpolated.
 - ``track`` (default): one keyframe detected on dlib's own 5/6-size pyramid level
-  (:func:`_level1`, exact for faces >= 96 px); the face found there is tracked onto the other
+  (:func:`_level1`, exact for faces found on level 2 and deeper, >= 104-px boxes; smaller
+  faces get full-size detection); the face found there is tracked onto the other
   keyframes by normalised cross-correlation (:func:`track_face`, ~0.1 ms each); a keyframe
-  where the match is weak (the face changed size, turned, left) gets a detection in a
-  grid-aligned cut around the nearest box (:func:`_anchored`); interpolated in between.
+  where the match is weak (the face changed size, turned, left) gets a detection of its own;
+  interpolated in between.
   Detection never runs on a plainly downscaled frame: dlib's HOG window is 80 px and CREMA-D
   faces ~100 px, so on a half-size frame the face is below the window and boxes come back
   ~40% too large.
@@ -234,48 +235,27 @@ def _pyramid():
     return dlib.pyramid_down(6)
 
 
+#: Side of dlib's frontal HOG boxes on the pyramid level they are found on (80-px window).
+_HOG_BOX = 72
+
+
 def _level1(detect: FaceDetector, gray: np.ndarray) -> Box | None:
-    """The largest face as full-size detection finds it, for faces of >= 96 px: dlib's HOG and
-    MMOD detectors scan a 5/6-per-level pyramid, so detecting on the image already reduced by
-    dlib's own ``pyramid_down(6)`` and mapping the box up with its ``rect_up`` repeats pyramid
-    levels 1.. exactly (IoU 0.99 on CREMA-D) and skips level 0, ~30% of the work. Faces of
-    80-95 px exist only at level 0: None here, full-size detection then finds them."""
+    """The largest face as full-size detection finds it, for faces found on pyramid level 2 or
+    deeper (boxes of >= 104 px), else None (the caller then runs full-size detection).
+
+    dlib's HOG and MMOD detectors scan a 5/6-per-level pyramid, so detecting on the image
+    already reduced by dlib's own ``pyramid_down(6)`` and mapping the box up with its
+    ``rect_up`` repeats pyramid levels 1.. exactly (IoU 0.99 on CREMA-D) and skips level 0,
+    ~30% of the work. A face found on level 1 itself (an 86-88 px box) can also fire on level 0
+    (a 72 px box), and full-size detection keeps whichever scores higher: such a box is not
+    returned (on a jittered demo corpus, 8 of 180 clips' faces were of this size, and for all 8
+    full-size detection kept the level-0 box, IoU 0.7 to the level-1 one)."""
     import dlib
 
     found = largest(detect(_pyramid()(gray)))
-    if found is None:
+    if found is None or found[2] - found[0] < _HOG_BOX * 1.1:  # on level 1 itself
         return None
     r = _pyramid().rect_up(dlib.rectangle(int(found[0]), int(found[1]), int(found[2]) - 1, int(found[3]) - 1))
-    return (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
-
-
-def _anchored(detect: FaceDetector, gray: np.ndarray, near: Box, margin: float) -> Box | None:
-    """The largest face near ``near`` (grown by ``margin`` face sizes) as full-frame detection
-    finds it, at about a third of its cost.
-
-    The frame is cut right of and below the grown box, reduced to dlib's pyramid level 1
-    (:func:`_level1`), and that level cut left of and above the box at a multiple of 48 px:
-    8-px HOG cells on level 1 and (x 5/6) on level 2, where faces of 96-140 px are found.
-    These cuts keep dlib's pyramid and HOG cell grid where full-frame detection has them,
-    so such faces get the same box; cutting at other offsets shifts the grid (boxes move by
-    up to a cell). Larger faces are found on deeper levels, close to but not exactly where
-    full-frame detection puts them.
-    """
-    import dlib
-
-    h, w = gray.shape
-    x0, y0, x1, y1 = grow(near, margin, w, h)
-    if x1 < 80 or y1 < 80:  # below dlib's window
-        return None
-    cut = np.ascontiguousarray(gray[:y1, :x1])
-    level1 = _pyramid()(cut)
-    ox, oy = int(x0 * 5 / 6) // 48 * 48, int(y0 * 5 / 6) // 48 * 48
-    roi = level1[oy:, ox:]
-    found = largest(detect(np.ascontiguousarray(roi))) if min(roi.shape) >= 80 else None
-    if found is None:
-        return largest(detect(cut))
-    r = _pyramid().rect_up(dlib.rectangle(int(found[0]) + ox, int(found[1]) + oy,
-                                          int(found[2]) - 1 + ox, int(found[3]) - 1 + oy))
     return (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
 
 
@@ -292,7 +272,7 @@ def track_face(ref: np.ndarray, box: Box, gray: np.ndarray, near: Box, margin: f
 
     Both images are area-reduced so that the template is :data:`TRACK_WIDTH` px wide, matched
     with OpenCV's ``TM_CCOEFF_NORMED``, and the peak refined to sub-pixel by a parabola:
-    ~0.1 ms, where a detection near the box costs ~1.7 ms. Translation only: the size stays
+    ~0.1 ms, where a detection costs ~5 ms. Translation only: the size stays
     ``box``'s, so a face that grows or shrinks a lot scores low and gets a detection."""
     h, w = gray.shape
     tx0, ty0, tx1, ty1 = grow(box, 0.0, w, h)
@@ -324,7 +304,8 @@ def _peak_offset(v: np.ndarray) -> float:
 
 
 def _anchor(detect: FaceDetector, gray: np.ndarray) -> Box | None:
-    """The largest face of a frame as full-frame detection finds it (pyramid level 1 first)."""
+    """The largest face of a frame as full-frame detection finds it (pyramid levels 2.. first,
+    via :func:`_level1`; the whole pyramid when that cannot tell)."""
     return _level1(detect, gray) or largest(detect(gray))
 
 
@@ -334,7 +315,7 @@ def locate_faces(frames: list, detect: FaceDetector, strategy: str, keyframes: i
     """Per sampled frame, the box of the speaker's face or None (to be interpolated), and
     whether the box came from a detection (else from tracking).
 
-    ``roi_margin``: how far (in face sizes) past the known box ``track`` looks on the next
+    ``roi_margin``: how far (in face sizes) past the nearest known box ``track`` searches a
     keyframe. ``track_ncc``: the least correlation at which a tracked keyframe is kept.
 
     Raises :class:`NoFaceError` when no face is found on any tried frame (at least ``probes``).
@@ -365,8 +346,8 @@ def locate_faces(frames: list, detect: FaceDetector, strategy: str, keyframes: i
                 near = boxes[min((j for j, b in enumerate(boxes) if b is not None), key=lambda j: abs(j - i))]
                 gray = _gray(frames[i])
                 boxes[i] = track_face(ref, face, gray, near, roi_margin, track_ncc)
-                if boxes[i] is None:
-                    boxes[i] = _anchored(detect, gray, near, roi_margin) or largest(detect(gray))
+                if boxes[i] is None:  # the face changed or left: a detection decides
+                    boxes[i] = _anchor(detect, gray)
                     detected[i] = boxes[i] is not None
     else:
         raise ConfigError(f"faces.strategy must be track, keyframes or every, got {strategy!r}")
