@@ -46,11 +46,6 @@ class Frame:
             return self._planes[0]
         return cv2.cvtColor(self._rgb, cv2.COLOR_RGB2GRAY)
 
-    def square(self, x0: int, y0: int, side: int, size: int) -> np.ndarray:
-        """(size, size, 3) uint8 RGB of the square at (x0, y0) with side ``side`` px, black
-        where it lies outside the frame (padded, never stretched), anti-aliased (see :func:`squares`)."""
-        return squares([self], [(x0, y0, side)], size)[0]
-
     def rgb(self, x0: int = 0, y0: int = 0, x1: int | None = None, y1: int | None = None) -> np.ndarray:
         """(y1-y0, x1-x0, 3) uint8 RGB of a region inside the frame (BT.601, as FFmpeg)."""
         x1 = self.width if x1 is None else x1
@@ -82,17 +77,18 @@ def squares(frames: list, corners: list[tuple[int, int, int]], size: int) -> np.
     repeats: list[tuple[int, int]] = []
     stacks: dict[tuple, list[tuple[int, int, int]]] = {}
     for i, (frame, (x0, y0, side)) in enumerate(zip(frames, corners)):
-        if isinstance(frame, Frame) and frame._fast:
+        yuv = isinstance(frame, Frame) and frame._fast
+        if yuv:
             x0, y0, side = x0 - x0 % 2, y0 - y0 % 2, side + side % 2  # chroma sites are 2x2
         key = (id(frame), x0, y0, side)
         if key in done:
             repeats.append((i, done[key]))
             continue
         done[key] = i
-        if not (isinstance(frame, Frame) and frame._fast):
-            out[i] = _square_rgb(frame if isinstance(frame, np.ndarray) else frame._rgb, x0, y0, side, size)
-        else:
+        if yuv:
             stacks.setdefault((side,) if side >= 2 * size else (side, i), []).append((i, x0, y0))
+        else:
+            out[i] = _square_rgb(frame if isinstance(frame, np.ndarray) else frame._rgb, x0, y0, side, size)
     for key, items in stacks.items():
         side = key[0]
         step = max(1, (1 << 20) // (side * side))  # ~1 MB of luma per stack
