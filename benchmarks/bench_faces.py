@@ -3,7 +3,7 @@
 Prints decode-only ms/clip, naive per-frame detection ms/clip, this stage's ms/clip (per
 strategy), their ratios, mean and minimum IoU of the stored boxes against per-frame
 full-resolution detection, and the projected time for all 7,442 CREMA-D clips.
-Target (DESIGN.md): stage <= 1.5x decode-only time with IoU >= 0.8.
+Target (docs/architecture.md, performance targets): stage <= 1.5x decode-only time with IoU >= 0.8.
 
 ``--videos DIR`` measures the same on other clips (every .flv/.mp4/.avi below DIR, e.g. the
 demo corpus after ``make demo`` or a CREMA-D checkout's VideoFlash; ``--limit N`` takes an
@@ -24,10 +24,12 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.common import CREMA_D_CLIPS, FIXTURES, print_table, save  # noqa: E402
-from pipeline.config import FaceConfig  # noqa: E402
-from pipeline.faces import HogDetector, face_track, iou, largest  # noqa: E402
-from pipeline.threads import single_threaded_blas  # noqa: E402
-from pipeline.video import read_sampled_frames  # noqa: E402
+from avemo.pipeline.config import FaceConfig  # noqa: E402
+from avemo.pipeline.boxes import iou, largest  # noqa: E402
+from avemo.pipeline.detectors import HogDetector  # noqa: E402
+from avemo.pipeline.faces import face_track  # noqa: E402
+from avemo.pipeline.threads import single_threaded_blas  # noqa: E402
+from avemo.pipeline.video import read_sampled_frames  # noqa: E402
 
 
 def decode_only(path: Path) -> None:

@@ -23,19 +23,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from benchmarks.common import CREMA_D_CLIPS, print_table, save  # noqa: E402
-from features.writer import SourceInfo, StoreWriter  # noqa: E402
-from training.config import VARIANTS  # noqa: E402
+from avemo.features.writer import SourceInfo, StoreWriter  # noqa: E402
+from avemo.training.config import VARIANTS  # noqa: E402
 
 
 def clip_names(n: int) -> list[str]:
     """The first ``n`` of CREMA-D's real clip names (labels come from the names)."""
-    from pipeline.metadata import clip_names as crema_d_names
+    from avemo.metadata import clip_names as crema_d_names
 
     return list(crema_d_names())[:n]
 
 
 def make_embeddings(root: Path, clips: list[str], rng: np.random.Generator) -> None:
-    from training.embed import MODALITY, embedding_specs
+    from avemo.training.embed import MODALITY, embedding_specs
 
     with StoreWriter(root, MODALITY, {"backbone_sha256": "synthetic", "model_path": "none"},
                      embedding_specs(50, 9, 64), shard_size=1000) as w:
@@ -54,10 +54,10 @@ def main(variants=VARIANTS, n_full: int = 64, batch: int = 16) -> list[dict]:
     import keras
     import tensorflow as tf
 
-    from features.reader import StoreReader
-    from training.heads import embedding_dataset, load_embeddings
-    from training.models import build_head_model, build_model
-    from training.train import setup_tensorflow
+    from avemo.features import open_store
+    from avemo.training.data import HEAD_ONLY, load_split, tensor_dataset
+    from avemo.training.models import build_head_model, build_model
+    from avemo.training.train import setup_tensorflow
 
     setup_tensorflow(0)
     rng = np.random.default_rng(0)
@@ -67,9 +67,9 @@ def main(variants=VARIANTS, n_full: int = 64, batch: int = 16) -> list[dict]:
         t = time.perf_counter()
         make_embeddings(Path(tmp) / "emb", clips, rng)
         print(f"embeddings store of {len(clips)} clips written in {time.perf_counter() - t:.1f} s")
-        with StoreReader(Path(tmp) / "emb") as reader:
-            data = load_embeddings(reader, clips, "bench")
-        head_ds = embedding_dataset(data, batch, True, 0)
+        with open_store(Path(tmp) / "emb") as reader:
+            data = load_split({"embeddings": reader}, clips, "bench", HEAD_ONLY)
+        head_ds = tensor_dataset(data, batch, True, 0)
         faces = rng.integers(0, 255, (n_full, 50, 64, 64, 3), dtype=np.uint8)
         mfcc = rng.normal(size=(n_full, 9, 40, 40)).astype(np.float32)
         labels = rng.integers(0, 6, n_full).astype(np.int32)

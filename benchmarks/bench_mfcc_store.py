@@ -1,6 +1,6 @@
 """MFCC throughput per core and store read time per clip, each against an in-memory baseline.
 
-Run: ``python benchmarks/bench_mfcc_store.py`` (or ``make bench``). Targets (DESIGN.md):
+Run: ``python benchmarks/bench_mfcc_store.py`` (or ``make bench``). Targets (docs/architecture.md, performance targets):
 MFCC >= 100 clips/s per core; reading one clip's face frames <= 0.5 ms.
 """
 
@@ -17,13 +17,13 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(".cache/numba").resolve()))
 import numpy as np  # noqa: E402
 
 from benchmarks.common import CREMA_D_CLIPS, FIXTURES, best_of, print_table, save  # noqa: E402
-from features.reader import StoreReader  # noqa: E402
-from features.schema import face_specs, mfcc_specs  # noqa: E402
-from features.writer import SourceInfo, StoreWriter  # noqa: E402
-from pipeline.audio import load_audio, mfcc_windows  # noqa: E402
-from pipeline.config import MfccConfig  # noqa: E402
-from pipeline.extract import MfccExtractor, _work  # noqa: E402
-from pipeline.threads import single_threaded_blas  # noqa: E402
+from avemo.features.reader import StoreReader  # noqa: E402
+from avemo.features.schema import face_specs, mfcc_specs  # noqa: E402
+from avemo.features.writer import SourceInfo, StoreWriter  # noqa: E402
+from avemo.pipeline.audio import load_audio, mfcc_windows  # noqa: E402
+from avemo.pipeline.config import MfccConfig  # noqa: E402
+from avemo.pipeline.extract import MfccExtractor, _work  # noqa: E402
+from avemo.pipeline.threads import single_threaded_blas  # noqa: E402
 
 
 def bench_mfcc(repeat_clips: int = 20) -> list[dict]:

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from benchmarks.common import print_table, save  # noqa: E402
-from features.schema import face_specs, mfcc_specs  # noqa: E402
-from features.writer import SourceInfo, StoreWriter  # noqa: E402
-from training.config import VARIANTS  # noqa: E402
+from avemo.features.schema import face_specs, mfcc_specs  # noqa: E402
+from avemo.features.writer import SourceInfo, StoreWriter  # noqa: E402
+from avemo.training.config import VARIANTS  # noqa: E402
 
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 
@@ -58,9 +58,9 @@ def device_name() -> str:
 def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3) -> list[dict]:
     import keras
 
-    from training.data import in_memory_dataset, load_split, open_stores
-    from training.models import build_model
-    from training.train import setup_tensorflow
+    from avemo.training.data import load_split, open_stores, tensor_dataset
+    from avemo.training.models import build_model
+    from avemo.training.train import setup_tensorflow
 
     setup_tensorflow(0)
     rng = np.random.default_rng(0)
@@ -73,11 +73,11 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3) -> li
         load_ms = (time.perf_counter() - t) / n * 1e3
         rows.append({"metric": "load a split from the store, per clip", "value": load_ms, "unit": "ms",
                      "baseline": None, "ratio": None, "target": ""})
-        x = {"faces": data.faces, "mfcc": data.mfcc}
+        x = data.inputs
         for v in variants:
             model = build_model(v)
             model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
-            ds = in_memory_dataset(data, batch, True, 0)
+            ds = tensor_dataset(data, batch, True, 0)
             model.fit(ds, epochs=1, verbose=0)  # warm-up: graph tracing
             model.fit(x, data.labels, batch_size=batch, epochs=1, verbose=0, shuffle=True)
             t_pipe = t_np = t_data = float("inf")

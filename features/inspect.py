@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import h5py
 import numpy as np
 
-from features.reader import StoreReader
-from features.schema import (BOOKKEEPING, FAILURES_FILE, PARTIAL_SUFFIX, SCHEMA_VERSION,
+from avemo.errors import StoreError
+from avemo.fileio import atomic_path
+from avemo.features.reader import StoreReader
+from avemo.features.schema import (BOOKKEEPING, FAILURES_FILE, PARTIAL_SUFFIX, SCHEMA_VERSION,
                              SHARD_PREFIX, SHARD_SUFFIX)
-from features.writer import read_index_file, scan_shard
-from pipeline.errors import StoreError
-from pipeline.names import EMOTIONS
+from avemo.features.writer import read_index_file, scan_shard
+from avemo.names import EMOTIONS
 
 
 def _failures(root: Path) -> list[dict[str, str]]:
@@ -91,9 +93,14 @@ def format_clip_stats(s: dict) -> str:
     return "\n".join(lines)
 
 
-def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
+def draw_clip(root: str | Path, clip_id: str, png: str | Path,
+              source_frames: Callable[[str, int], list[np.ndarray] | None] | None = None) -> Path:
     """A picture of one clip: MFCC windows as heat maps, face crops with detection flags, or
-    backbone embeddings as heat maps (time x unit)."""
+    backbone embeddings as heat maps (time x unit).
+
+    ``source_frames(path, n)``: the clip's ``n`` sampled source frames as RGB arrays, or None
+    when they cannot be had; given, a faces picture also shows four of them with their boxes
+    (the store does not decode video itself)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,7 +133,7 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
         frames, detected, boxes = arrays["frames"], arrays["detected"], arrays["boxes"]
         cols = 10
         rows = int(np.ceil(len(frames) / cols))
-        sources = _source_frames(source, len(frames)) if source else None
+        sources = source_frames(source, len(frames)) if source and source_frames else None
         fig = plt.figure(figsize=(1.3 * cols, 1.45 * rows + (3.2 if sources else 0)), constrained_layout=True)
         grid = fig.add_gridspec(rows + (2 if sources else 0), cols)
         for k in range(len(frames)):
@@ -163,23 +170,10 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path) -> Path:
     if "detected" in arrays:
         title += ": green = face detected in that frame, blue = box tracked or interpolated"
     fig.suptitle(title)
-    fig.savefig(png, dpi=80)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)
     return png
-
-
-def _source_frames(source: str, n: int) -> list[np.ndarray] | None:
-    """The clip's sampled source frames (RGB), when its video file is still where it was."""
-    from pipeline.errors import MediaError
-    from pipeline.video import read_sampled_frames
-
-    if not Path(source).is_file():
-        return None
-    try:
-        frames, _ = read_sampled_frames(source, n)
-    except MediaError:
-        return None
-    return [f.rgb() for f in frames]
 
 
 def verify(root: str | Path) -> list[str]:

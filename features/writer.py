@@ -1,7 +1,7 @@
 """The store writer: appends clips to HDF5 shards, publishing each shard atomically.
 
 A shard is written as ``shard-NNNNN.h5.partial`` and renamed to its final name only when
-complete (flushed and fsynced); the index is rewritten atomically after each publish. A crash
+complete (flushed and fsynced, :func:`avemo.fileio.publish`); the index is rewritten atomically after each publish. A crash
 or ``kill -9`` therefore leaves at most a ``.partial`` file, which the next run deletes and
 redoes. Only the parent process writes HDF5.
 """
@@ -9,21 +9,23 @@ redoes. Only the parent process writes HDF5.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
-import os
 import shutil
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 import h5py
 import numpy as np
 
-from features.schema import (FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, PARTIAL_SUFFIX,
+from avemo.errors import StoreError, StoreParamsError
+from avemo.fileio import atomic_write, publish
+from avemo.features.schema import (FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, PARTIAL_SUFFIX,
                              SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META, DatasetSpec,
                              canonical_json, library_versions, shard_name)
-from pipeline.errors import StoreError, StoreParamsError
 
 log = logging.getLogger(__name__)
 STR = h5py.string_dtype("utf-8")
@@ -36,23 +38,6 @@ class SourceInfo:
     path: str
     size: int
     sha256: str
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _params_diff(old: Mapping, new: Mapping) -> str:
@@ -84,6 +69,28 @@ def scan_shard(path: Path) -> tuple[list[str], list[str], list[int]]:
         raise StoreError(f"shard {path} cannot be read ({exc}): delete it and re-run the "
                          "extraction to redo its clips") from exc
     return ids, shas, sizes
+
+
+@dataclass
+class RunReport:
+    """What one run that fills a store did (extraction, embedding): counts, and the failures
+    it recorded in ``failures.csv``."""
+
+    total: int = 0
+    stored: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures_by_kind: Counter = field(default_factory=Counter)
+    store_clips: int = 0
+
+    def count_failure(self, kind: str) -> None:
+        self.failed += 1
+        self.failures_by_kind[kind] += 1
+
+    def to_dict(self) -> dict:
+        return {"total": self.total, "stored": self.stored, "skipped": self.skipped,
+                "failed": self.failed, "store_clips": self.store_clips,
+                "failures_by_kind": dict(sorted(self.failures_by_kind.items()))}
 
 
 class StoreWriter:
@@ -137,7 +144,7 @@ class StoreWriter:
             partial.unlink()
         if not meta_path.exists():
             meta = dict(self._meta(), versions=library_versions())
-            _atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
         self.index = self._reconcile(read_index_file(self.root))
         self.failures = self._read_failures()
         return self
@@ -240,9 +247,7 @@ class StoreWriter:
         if rows == 0:
             partial.unlink()
             return
-        _fsync_path(partial)
-        os.replace(partial, self.root / name)
-        _fsync_path(self.root)
+        publish(partial, self.root / name)
         self.index["shards"][name] = rows
         self._write_index()
         self._write_failures()
@@ -251,16 +256,14 @@ class StoreWriter:
         doc = {"schema_version": SCHEMA_VERSION, "modality": self.modality,
                "shards": dict(sorted(self.index["shards"].items())),
                "clips": dict(sorted(self.index["clips"].items()))}
-        _atomic_write(self.root / INDEX_FILE, json.dumps(doc, indent=0, sort_keys=True) + "\n")
+        atomic_write(self.root / INDEX_FILE, json.dumps(doc, indent=0, sort_keys=True) + "\n")
 
     def _write_failures(self) -> None:
-        path = self.root / FAILURES_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=FAILURE_COLUMNS, lineterminator="\n")
-            w.writeheader()
-            w.writerows(self.failures[c] for c in sorted(self.failures))
-        os.replace(tmp, path)
+        text = io.StringIO()
+        w = csv.DictWriter(text, fieldnames=FAILURE_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(self.failures[c] for c in sorted(self.failures))
+        atomic_write(self.root / FAILURES_FILE, text.getvalue())
 
     def __exit__(self, exc_type, exc, tb) -> None:
         # Rows already in the open shard are complete, also on Ctrl-C: publish them.

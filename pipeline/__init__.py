@@ -1,3 +1,1 @@
-"""avemo's offline preprocessing: corpus manifest, split, demo corpus, feature extraction, CLI."""
-
-__version__ = "0.1.0"
+"""avemo's offline preprocessing: corpus manifest, split, demo corpus, feature extraction."""

@@ -1,4 +1,4 @@
-"""Audio loading and the paper's MFCC windows (DESIGN.md, exactly)."""
+"""Audio loading and the paper's MFCC windows (exactly as docs/architecture.md defines them)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import MfccConfig
-from pipeline.errors import MediaError
-from pipeline.media import check_file, read_audio_track
-from pipeline.threads import single_threaded_blas
+from avemo.errors import MediaError
+from avemo.pipeline.config import MfccConfig
+from avemo.pipeline.media import check_file, read_audio_track
+from avemo.pipeline.threads import single_threaded_blas
 
 AUDIO_FILE_EXTS = (".wav", ".flac", ".ogg")
 #: Bumped whenever stored MFCCs change for the same params (part of the store params).

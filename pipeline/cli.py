@@ -1,53 +1,34 @@
-"""The ``avemo`` command: one root group; each package contributes its own commands.
+"""The pipeline's commands: ``avemo demo-corpus``, ``manifest``, ``split``, ``extract``, ``inspect``.
 
-The CLI only parses arguments, builds the stage's frozen config and calls the stage function.
+Each command only parses its options, builds the stage's frozen config from params.yaml
+(flags override) and calls the stage function. Registered under the ``avemo.commands`` entry
+points (pyproject.toml).
 """
 
 from __future__ import annotations
 
-import logging
-import sys
+import json
 from pathlib import Path
 
 import click
 
-from pipeline import __version__
-from pipeline.config import (CorpusConfig, DemoConfig, ManifestConfig, SplitConfig,
-                             load_params, section)
-from pipeline.errors import AvemoError
-
-log = logging.getLogger("avemo")
-
-
-class AvemoGroup(click.Group):
-    """A click group that turns :class:`AvemoError` into a one-line error and exit code 1."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AvemoError as exc:
-            raise click.ClickException(str(exc)) from exc
+from avemo.cli import params_of
+from avemo.features.config import StoreConfig
+from avemo.features.inspect import (clip_stats, draw_clip, format_clip_stats, format_summary, summarize,
+                                    verify as verify_store)
+from avemo.fileio import atomic_write
+from avemo.params import section
+from avemo.pipeline.config import (CorpusConfig, DemoConfig, FaceConfig, ManifestConfig, MfccConfig,
+                                   SplitConfig)
+from avemo.pipeline.demo import build_demo_corpus, write_unused_placeholder
+from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
+from avemo.pipeline.manifest import read_manifest, scan_corpus, write_manifest
+from avemo.pipeline.split import check_leakage, load_split_files, make_split
+from avemo.pipeline.video import source_frames
+from avemo.splits import write_splits
 
 
-def params_of(ctx: click.Context) -> dict:
-    """The params.yaml mapping loaded once by the root group."""
-    return ctx.find_root().obj["params"]
-
-
-@click.group(cls=AvemoGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="avemo")
-@click.option("--params", "params_file", type=click.Path(dir_okay=False), default="params.yaml",
-              show_default=True, help="params file; flags of each command override it")
-@click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
-@click.pass_context
-def main(ctx: click.Context, params_file: str, verbose: int) -> None:
-    """avemo: audio-visual emotion recognition on CREMA-D (manifest, split, features, training)."""
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = {"params": load_params(params_file)}
-
-
-@main.command("demo-corpus")
+@click.command("demo-corpus")
 @click.option("--source", type=click.Path(exists=True, file_okay=False), default="tests/data/crema-d",
               show_default=True, help="folder with CREMA-D's six real 1001_DFA_*_XX clips")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="corpus folder to (re)create")
@@ -60,7 +41,6 @@ def main(ctx: click.Context, params_file: str, verbose: int) -> None:
 @click.pass_context
 def demo_corpus(ctx, source, out, actors, seed, jobs, if_corpus):
     """Build the demo corpus (a CREMA-D-shaped folder) from the six real clips."""
-    from pipeline.demo import build_demo_corpus, write_unused_placeholder
 
     if if_corpus is not None and Path(if_corpus).resolve() != Path(out).resolve():
         note = write_unused_placeholder(out, if_corpus)
@@ -71,7 +51,7 @@ def demo_corpus(ctx, source, out, actors, seed, jobs, if_corpus):
     click.echo(f"demo corpus: {len(clips)} clips of {cfg.actors} pseudo-actors -> {out}", err=True)
 
 
-@main.command("manifest")
+@click.command("manifest")
 @click.option("--root", type=click.Path(), default=None,
               help="CREMA-D checkout (default: corpus.root in params.yaml)")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="manifest CSV to write")
@@ -80,8 +60,6 @@ def demo_corpus(ctx, source, out, actors, seed, jobs, if_corpus):
 @click.pass_context
 def manifest(ctx, root, out, exclude, no_exclude):
     """Scan a CREMA-D-shaped folder into one CSV row per clip (no media is decoded)."""
-    from pipeline.manifest import scan_corpus, write_manifest
-
     params = params_of(ctx)
     root = root or section(CorpusConfig, params, "corpus").root
     cfg = section(ManifestConfig, params, "manifest",
@@ -99,7 +77,7 @@ def manifest(ctx, root, out, exclude, no_exclude):
         raise click.ClickException(f"no clip found under {root}")
 
 
-@main.command("split")
+@click.command("split")
 @click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False), help="manifest CSV")
 @click.option("--out", type=click.Path(dir_okay=False), help="split JSON to write")
 @click.option("--test-actors", type=int, default=None, help="actors in the test split (default 10)")
@@ -113,7 +91,6 @@ def manifest(ctx, root, out, exclude, no_exclude):
 @click.pass_context
 def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, check, files):
     """Make an actor-disjoint train/val/test split, or audit split files with --check."""
-    from pipeline.split import check_leakage, load_split_files, make_split, write_split
 
     if check:
         if not files:
@@ -131,17 +108,16 @@ def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, chec
         return
     if files or not manifest_path or not out:
         raise click.UsageError("give --manifest and --out (or --check FILES)")
-    from pipeline.manifest import read_manifest
 
     cfg = section(SplitConfig, params_of(ctx), "split", test_actors=test_actors,
                   val_actors=val_actors, seed=seed, stratify=stratify)
-    doc = make_split(read_manifest(manifest_path), cfg)
-    write_split(doc, out)
-    for name, s in doc["splits"].items():
-        click.echo(f"split {name}: {len(s['actors'])} actors, {s['n_clips']} clips", err=True)
+    splits = make_split(read_manifest(manifest_path), cfg)
+    write_splits(splits, out)
+    for name, part in splits.parts.items():
+        click.echo(f"split {name}: {len(part.actors)} actors, {part.n_clips} clips", err=True)
 
 
-@main.group("extract")
+@click.group("extract")
 def extract():
     """Extract features of every manifest clip into a feature store (resumable)."""
 
@@ -166,12 +142,6 @@ def _extraction_options(f):
 
 
 def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force, summary, backend, scheduler):
-    import json as _json
-
-    from pipeline.config import StoreConfig
-    from pipeline.extract import run_extraction
-    from pipeline.manifest import read_manifest
-
     store = section(StoreConfig, params_of(ctx), "store", shard_size=shard_size)
     if scheduler and backend == "local":
         raise click.UsageError("--scheduler runs clips on a dask cluster: drop --backend local")
@@ -183,8 +153,7 @@ def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force,
                f"{report.failed} failed{f' ({kinds}; see {out}/failures.csv)' if report.failed else ''}"
                f" -> {out} ({report.store_clips} clips)", err=True)
     if summary:
-        Path(summary).parent.mkdir(parents=True, exist_ok=True)
-        Path(summary).write_text(_json.dumps(report.to_dict(), indent=1) + "\n")
+        atomic_write(summary, json.dumps(report.to_dict(), indent=1) + "\n")
     if report.total and report.stored + report.skipped == 0:
         raise click.ClickException(f"no clip could be processed; reasons in {out}/failures.csv")
 
@@ -194,9 +163,6 @@ def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force,
 @click.pass_context
 def extract_mfcc(ctx, manifest_path, out, jobs, shard_size, force, summary, backend, scheduler):
     """The paper's MFCC windows, (9, 40, 40) float32 per clip (params: the mfcc section)."""
-    from pipeline.config import MfccConfig
-    from pipeline.extract import MfccExtractor
-
     cfg = section(MfccConfig, params_of(ctx), "mfcc")
     _run_extraction(ctx, MfccExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary,
                     backend, scheduler)
@@ -207,21 +173,39 @@ def extract_mfcc(ctx, manifest_path, out, jobs, shard_size, force, summary, back
 @click.pass_context
 def extract_faces(ctx, manifest_path, out, jobs, shard_size, force, summary, backend, scheduler):
     """dlib face crops: 50 frames of 64x64 RGB per clip, boxes and detection flags (params: faces)."""
-    from pipeline.config import FaceConfig
-    from pipeline.extract import FaceExtractor
-
     cfg = section(FaceConfig, params_of(ctx), "faces")
     _run_extraction(ctx, FaceExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary,
                     backend, scheduler)
 
 
-def _register_package_commands() -> None:
-    from features.cli import register as register_features
-
-    register_features(main)
-    from training.cli import register as register_training
-
-    register_training(main)
-
-
-_register_package_commands()
+@click.command("inspect")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--clip", "clip_id", help="print this clip's array statistics")
+@click.option("--png", type=click.Path(dir_okay=False), help="draw the clip (needs --clip) to this PNG")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--verify", is_flag=True, help="re-read every shard; exit 1 naming any broken file")
+def inspect_cmd(store, clip_id, png, as_json, verify):
+    """Summarise a feature store, one clip of it (--clip, --png), or verify it."""
+    # A pipeline command (not the store package's): a faces picture shows the clip's source
+    # frames, which only the pipeline can decode.
+    if png and not clip_id:
+        raise click.UsageError("--png needs --clip ID")
+    if verify:
+        problems = verify_store(store)
+        if as_json:
+            click.echo(json.dumps({"store": store, "ok": not problems, "problems": problems}, indent=1))
+        else:
+            for p in problems:
+                click.echo(f"BROKEN {p}")
+            click.echo(f"verify: {'OK' if not problems else f'{len(problems)} problem(s)'} ({store})")
+        if problems:
+            raise SystemExit(1)
+        return
+    if clip_id:
+        stats = clip_stats(store, clip_id)
+        click.echo(json.dumps(stats, indent=1) if as_json else format_clip_stats(stats))
+        if png:
+            click.echo(f"picture -> {draw_clip(store, clip_id, png, source_frames)}", err=True)
+        return
+    s = summarize(store)
+    click.echo(json.dumps(s, indent=1) if as_json else format_summary(s))

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from pipeline.errors import ConfigError
+from avemo.errors import ConfigError
 
 log = logging.getLogger(__name__)
 BACKENDS = ("local", "dask")

@@ -1,77 +1,14 @@
-"""Typed, frozen stage configs built once from ``params.yaml`` sections (CLI flags override)."""
+"""The pipeline stages' typed, frozen configs, built once from their ``params.yaml`` sections
+(:func:`avemo.params.section`; CLI flags override)."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any, TypeVar
+from dataclasses import dataclass
 
-import yaml
+from avemo.errors import ConfigError
+from avemo.params import require_positive
 
-from pipeline.errors import ConfigError
-
-DEFAULT_PARAMS = Path("params.yaml")
 BROKEN_CLIPS = ("1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_DIS_MD")
-
-C = TypeVar("C")
-
-
-def load_params(path: str | Path | None) -> dict[str, Any]:
-    """Read a params file; ``None`` or a missing default ``params.yaml`` gives ``{}``."""
-    if path is None:
-        return {}
-    p = Path(path)
-    if not p.exists():
-        if p == DEFAULT_PARAMS:
-            return {}
-        raise ConfigError(f"params file {p} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"params file {p} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"params file {p} must hold a mapping of sections, not {type(data).__name__}")
-    return data
-
-
-def section(cls: type[C], params: dict[str, Any], name: str, **overrides: Any) -> C:
-    """Build ``cls`` from ``params[name]``, then apply non-None ``overrides`` (CLI flags).
-
-    Unknown keys are an error naming the section and key, so typos do not pass silently.
-    """
-    raw = params.get(name) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"params section {name!r} must be a mapping, got {raw!r}")
-    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise ConfigError(f"params section {name!r}: unknown key(s) {', '.join(unknown)} "
-                          f"(known: {', '.join(known)})")
-    values = dict(raw)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    for key, value in values.items():
-        if isinstance(value, list):
-            values[key] = tuple(value)
-    try:
-        cfg = cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"params section {name!r}: {exc}") from exc
-    validate = getattr(cfg, "validate", None)
-    if validate is not None:
-        validate(name)
-    return cfg
-
-
-def to_dict(cfg: Any) -> dict[str, Any]:
-    """A config as plain JSON-able data (tuples become lists)."""
-    out = dataclasses.asdict(cfg)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-
-
-def _positive(name: str, section_name: str, value: Any, kind: type = int) -> None:
-    if not isinstance(value, kind) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{section_name}.{name} must be a positive {kind.__name__}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +36,7 @@ class SplitConfig:
 
     def validate(self, name: str = "split") -> None:
         for key in ("test_actors", "val_actors"):
-            _positive(key, name, getattr(self, key))
+            require_positive(key, name, getattr(self, key))
         if self.stratify not in ("sex", "none"):
             raise ConfigError(f"{name}.stratify must be 'sex' or 'none', got {self.stratify!r}")
 
@@ -112,14 +49,14 @@ class DemoConfig:
     seed: int = 0
 
     def validate(self, name: str = "demo") -> None:
-        _positive("actors", name, self.actors)
+        require_positive("actors", name, self.actors)
         if self.actors > 91:
             raise ConfigError(f"{name}.actors must be at most 91 (CREMA-D actor ids), got {self.actors}")
 
 
 @dataclass(frozen=True)
 class MfccConfig:
-    """The paper's MFCC windows (DESIGN.md): every field changes the stored features."""
+    """The paper's MFCC windows (docs/architecture.md): every field changes the stored features."""
 
     sr: int = 22050
     n_mfcc: int = 40
@@ -131,7 +68,7 @@ class MfccConfig:
 
     def validate(self, name: str = "mfcc") -> None:
         for key in ("sr", "n_mfcc", "n_fft", "hop_length", "window", "step"):
-            _positive(key, name, getattr(self, key))
+            require_positive(key, name, getattr(self, key))
         if not isinstance(self.duration, (int, float)) or self.duration <= 0:
             raise ConfigError(f"{name}.duration must be a positive number of seconds, got {self.duration!r}")
         if self.n_windows < 1:
@@ -157,21 +94,8 @@ class MfccConfig:
 
 
 @dataclass(frozen=True)
-class StoreConfig:
-    """Store layout options; they do not change feature values, so they are not store params."""
-
-    shard_size: int = 500
-    compression: str = "none"
-
-    def validate(self, name: str = "store") -> None:
-        _positive("shard_size", name, self.shard_size)
-        if self.compression not in ("none", "lzf", "gzip"):
-            raise ConfigError(f"{name}.compression must be none, lzf or gzip, got {self.compression!r}")
-
-
-@dataclass(frozen=True)
 class FaceConfig:
-    """Face crops (DESIGN.md): every field changes the stored tensors."""
+    """Face crops (docs/architecture.md): every field changes the stored tensors."""
 
     n_frames: int = 50
     size: int = 64
@@ -190,7 +114,7 @@ class FaceConfig:
 
     def validate(self, name: str = "faces") -> None:
         for key in ("n_frames", "size", "keyframes", "smooth"):
-            _positive(key, name, getattr(self, key))
+            require_positive(key, name, getattr(self, key))
         if self.detector not in ("hog", "cnn"):
             raise ConfigError(f"{name}.detector must be hog or cnn, got {self.detector!r}")
         if self.strategy not in ("track", "keyframes", "every"):

@@ -9,7 +9,6 @@ are a smoke test, not an emotion-recognition result.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,10 +19,12 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from pipeline.config import DemoConfig
-from pipeline.errors import CorpusError
-from pipeline.media import read_video_frames
-from pipeline.names import ACTOR_MIN, EMOTIONS, SENTENCES
+from avemo.corpus import DEMO_MARKER, UNUSED_MARKER
+from avemo.errors import CorpusError
+from avemo.fileio import atomic_path, atomic_write
+from avemo.names import ACTOR_MIN, EMOTIONS, SENTENCES
+from avemo.pipeline.config import DemoConfig
+from avemo.pipeline.media import read_video_frames
 
 DEMO_SOURCE_ACTOR = "1001_DFA"
 WAV_RATE = 16000
@@ -95,8 +96,7 @@ def _write_flv(path: Path, frames: list[np.ndarray], audio: np.ndarray) -> None:
     """FLV with FLV1 video and an MP3 track at 44.1 kHz (CREMA-D's FLVs are VP6 + MP3)."""
     import librosa
 
-    tmp = path.with_name(path.name + ".tmp")
-    with av.open(str(tmp), "w", format="flv") as out:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="flv") as out:
         vs = out.add_stream("flv", rate=FPS)
         vs.width, vs.height = frames[0].shape[1], frames[0].shape[0]
         vs.pix_fmt, vs.bit_rate = "yuv420p", 900_000
@@ -118,16 +118,6 @@ def _write_flv(path: Path, frames: list[np.ndarray], audio: np.ndarray) -> None:
             out.mux(packet)
         for packet in aus.encode():
             out.mux(packet)
-    os.replace(tmp, path)
-
-
-DEMO_MARKER = "AVEMO_DEMO_CORPUS.txt"
-UNUSED_MARKER = "NOT_USED.txt"
-
-
-def is_demo_corpus(root: str | Path | None) -> bool:
-    """Whether ``root`` is a demo corpus built by :func:`build_demo_corpus` (its marker file)."""
-    return root is not None and (Path(root) / DEMO_MARKER).is_file()
 
 
 def write_unused_placeholder(out: str | Path, corpus_root: str | Path) -> Path:
@@ -138,8 +128,8 @@ def write_unused_placeholder(out: str | Path, corpus_root: str | Path) -> Path:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     note = out / UNUSED_MARKER
-    note.write_text(f"The demo corpus is not built: corpus.root is {corpus_root}.\n"
-                    f"Set corpus.root: {out} in params.yaml to use the demo corpus.\n")
+    atomic_write(note, f"The demo corpus is not built: corpus.root is {corpus_root}.\n"
+                       f"Set corpus.root: {out} in params.yaml to use the demo corpus.\n")
     return note
 
 
@@ -180,7 +170,8 @@ def _make_clip(source: Path, out: Path, config: DemoConfig, i: int, clip_id: str
     audio = _audio(y, jitter, rng)
     _write_flv(out / "VideoFlash" / f"{clip_id}.flv", _frames(frames, jitter), audio)
     if i % NO_WAV_EVERY != NO_WAV_EVERY // 2:
-        sf.write(out / "AudioWAV" / f"{clip_id}.wav", audio, WAV_RATE, subtype="PCM_16")
+        with atomic_path(out / "AudioWAV" / f"{clip_id}.wav") as tmp:
+            sf.write(tmp, audio, WAV_RATE, subtype="PCM_16")
     return clip_id
 
 
@@ -200,9 +191,9 @@ def build_demo_corpus(source: str | Path, out: str | Path, config: DemoConfig = 
         shutil.rmtree(out)
     (out / "VideoFlash").mkdir(parents=True)
     (out / "AudioWAV").mkdir(parents=True)
-    (out / DEMO_MARKER).write_text(
-        "avemo demo corpus: pseudo-actors made from six real CREMA-D clips of actor 1001.\n"
-        "Scores on it are a smoke test, not an emotion-recognition result.\n")
+    atomic_write(out / DEMO_MARKER,
+                 "avemo demo corpus: pseudo-actors made from six real CREMA-D clips of actor 1001.\n"
+                 "Scores on it are a smoke test, not an emotion-recognition result.\n")
     names = demo_clip_names(config)
     tasks = (delayed(_make_clip)(source, out, config, i, c, e) for i, (c, e) in enumerate(names))
     done = Parallel(n_jobs=jobs, return_as="generator")(tasks)

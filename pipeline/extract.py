@@ -1,7 +1,7 @@
 """Running a per-clip extractor over a manifest into a feature store (resumable, parallel).
 
 Serial path first (``jobs=1``: a plain loop); with ``jobs > 1`` or the dask backend, clips run
-in worker processes (:mod:`pipeline.cluster`) that return arrays, and only this (parent) process
+in worker processes (:mod:`avemo.pipeline.cluster`) that return arrays, and only this (parent) process
 writes HDF5, in manifest order, so every backend and ``-j`` gives the same bytes as ``-j 1``.
 """
 
@@ -10,20 +10,24 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from tqdm import tqdm
 
-from features.schema import DatasetSpec
-from features.writer import SourceInfo, StoreWriter
-from pipeline.cluster import run_tasks, scratch_dir
-from pipeline.config import StoreConfig
-from pipeline.errors import AvemoError, MediaError
-from pipeline.manifest import source_path
-from pipeline.threads import single_threaded_blas
+from avemo.errors import AvemoError, MediaError
+from avemo.features.config import StoreConfig
+from avemo.features.schema import DatasetSpec, face_specs, mfcc_specs
+from avemo.features.writer import RunReport, SourceInfo, StoreWriter
+from avemo.params import to_dict
+from avemo.pipeline import audio, faces
+from avemo.pipeline.cluster import run_tasks, scratch_dir
+from avemo.pipeline.config import FaceConfig, MfccConfig
+from avemo.pipeline.detectors import make_detector
+from avemo.pipeline.manifest import ManifestRow
+from avemo.pipeline.threads import single_threaded_blas
 
 log = logging.getLogger(__name__)
 
@@ -38,30 +42,13 @@ class Extractor(Protocol):
 
     def specs(self) -> tuple[DatasetSpec, ...]: ...
 
-    def source(self, row: dict[str, str]) -> Path:
+    def source(self, row: ManifestRow) -> Path:
         """The file this clip's features come from; MediaError when there is none."""
 
     def warm_up(self) -> None:
         """One-off costs (e.g. numba compilation) paid once per worker."""
 
     def process(self, path: Path) -> dict[str, np.ndarray]: ...
-
-
-@dataclass
-class ExtractionReport:
-    """What one run did: counts, and the failures recorded in ``failures.csv``."""
-
-    total: int = 0
-    stored: int = 0
-    skipped: int = 0
-    failed: int = 0
-    failures_by_kind: Counter = field(default_factory=Counter)
-    store_clips: int = 0
-
-    def to_dict(self) -> dict:
-        return {"total": self.total, "stored": self.stored, "skipped": self.skipped,
-                "failed": self.failed, "store_clips": self.store_clips,
-                "failures_by_kind": dict(sorted(self.failures_by_kind.items()))}
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -99,31 +86,28 @@ def _process(extractor: Extractor, clip_id: str, path: Path) -> tuple[str, dict 
         return clip_id, None, ("error", f"{path}: {type(exc).__name__}: {exc}")
 
 
-def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extractor,
+def run_extraction(rows: list[ManifestRow], out: str | Path, extractor: Extractor,
                    store: StoreConfig = StoreConfig(), jobs: int = 1, force: bool = False,
                    progress: bool = True, backend: str = "local",
-                   scheduler: str | None = None) -> ExtractionReport:
+                   scheduler: str | None = None) -> RunReport:
     """Extract every manifest row not already stored (same params, same source hash).
-    ``backend``/``scheduler``: where the per-clip tasks run (:func:`pipeline.cluster.run_tasks`)."""
-    from tqdm import tqdm
-
+    ``backend``/``scheduler``: where the per-clip tasks run (:func:`avemo.pipeline.cluster.run_tasks`)."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(scratch_dir() / "numba"))
-    report = ExtractionReport(total=len(rows))
+    report = RunReport(total=len(rows))
     with StoreWriter(out, extractor.modality, extractor.params(), extractor.specs(),
                      shard_size=store.shard_size, compression=store.compression, force=force) as writer:
         todo: list[tuple[str, Path, SourceInfo]] = []
         for row in tqdm(rows, desc=f"{extractor.modality}: hashing sources", unit="clip",
                         disable=not progress, leave=False):
-            clip_id = row["clip_id"]
+            clip_id = row.clip_id
             try:
                 path = extractor.source(row)
                 info = SourceInfo(str(path), path.stat().st_size, file_sha256(path))
             except (MediaError, OSError) as exc:
                 kind = getattr(exc, "kind", "missing file")
-                listed = (source_path(row, k) for k in extractor.source_kinds)
+                listed = (row.source(k) for k in extractor.source_kinds)
                 writer.fail(clip_id, str(next((s for s in listed if s is not None), "")), kind, str(exc))
-                report.failed += 1
-                report.failures_by_kind[kind] += 1
+                report.count_failure(kind)
                 continue
             if writer.is_current(clip_id, info.sha256):
                 report.skipped += 1
@@ -140,8 +124,7 @@ def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extra
             else:
                 kind, reason = failure
                 writer.fail(clip_id, infos[clip_id].path, kind, reason)
-                report.failed += 1
-                report.failures_by_kind[kind] += 1
+                report.count_failure(kind)
                 log.info("%s: %s", clip_id, reason)
             bar.set_postfix(failed=report.failed, refresh=False)
         report.store_clips = len(writer.index["clips"])
@@ -152,16 +135,16 @@ def run_extraction(rows: list[dict[str, str]], out: str | Path, extractor: Extra
 class _StageExtractor:
     """What the stages share: params with the algorithm version, and the source file rule."""
 
-    config: object
+    config: MfccConfig | FaceConfig
     #: Manifest columns to read from, in order of preference.
     source_kinds: tuple[str, ...] = ()
 
-    def source(self, row: dict[str, str]) -> Path:
+    def source(self, row: ManifestRow) -> Path:
         """The first listed of the row's ``source_kinds`` files; MediaError when none is listed
         or the listed file is gone."""
-        path = next((p for p in (source_path(row, k) for k in self.source_kinds) if p is not None), None)
+        path = next((p for p in (row.source(k) for k in self.source_kinds) if p is not None), None)
         if path is None:
-            raise MediaError(f"{row['clip_id']}: the manifest lists no {' or '.join(self.source_kinds)} file",
+            raise MediaError(f"{row.clip_id}: the manifest lists no {' or '.join(self.source_kinds)} file",
                              kind=f"no {self.source_kinds[0]}")
         if not path.is_file():
             raise MediaError(f"{path}: file does not exist (listed in the manifest)", kind="missing file")
@@ -172,8 +155,6 @@ class _StageExtractor:
 
     def params(self) -> dict:
         """The stage's params plus its algorithm version: what a store's contents depend on."""
-        from pipeline.config import to_dict
-
         return {**to_dict(self.config), "algorithm": self.algorithm_version()}
 
 
@@ -185,24 +166,16 @@ class MfccExtractor(_StageExtractor):
     modality: str = "mfcc"
 
     def algorithm_version(self) -> int:
-        from pipeline.audio import ALGORITHM_VERSION
-
-        return ALGORITHM_VERSION
+        return audio.ALGORITHM_VERSION
 
     def specs(self) -> tuple[DatasetSpec, ...]:
-        from features.schema import mfcc_specs
-
         return mfcc_specs(self.config.shape)
 
     def warm_up(self) -> None:
-        from pipeline.audio import mfcc_windows
-
-        mfcc_windows(np.zeros(self.config.sr // 10, np.float32), self.config)
+        audio.mfcc_windows(np.zeros(self.config.sr // 10, np.float32), self.config)
 
     def process(self, path: Path) -> dict[str, np.ndarray]:
-        from pipeline.audio import load_audio, mfcc_windows
-
-        return {"mfcc": mfcc_windows(load_audio(path, self.config.sr), self.config)}
+        return {"mfcc": audio.mfcc_windows(audio.load_audio(path, self.config.sr), self.config)}
 
 
 @dataclass(frozen=True)
@@ -213,21 +186,13 @@ class FaceExtractor(_StageExtractor):
     modality: str = "faces"
 
     def algorithm_version(self) -> int:
-        from pipeline.faces import ALGORITHM_VERSION
-
-        return ALGORITHM_VERSION
+        return faces.ALGORITHM_VERSION
 
     def specs(self) -> tuple[DatasetSpec, ...]:
-        from features.schema import face_specs
-
         return face_specs(self.config.n_frames, self.config.size)
 
     def warm_up(self) -> None:
-        from pipeline.faces import make_detector
-
         make_detector(self.config.detector, self.config.upsample)(np.zeros((100, 100), np.uint8))
 
     def process(self, path: Path) -> dict[str, np.ndarray]:
-        from pipeline.faces import face_track
-
-        return face_track(path, self.config)
+        return faces.face_track(path, self.config)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from pipeline.config import ManifestConfig
-from pipeline.errors import ClipNameError, CorpusError, LfsPointerError
-from pipeline.names import parse_clip_name
+from avemo.errors import ClipNameError, CorpusError, LfsPointerError
+from avemo.fileio import atomic_write
+from avemo.names import parse_clip_name
+from avemo.pipeline.config import ManifestConfig
 
 VIDEO_DIR, AUDIO_DIR = "VideoFlash", "AudioWAV"
 VIDEO_EXTS = (".flv", ".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -21,17 +23,60 @@ MANIFEST_COLUMNS = ("clip_id", "actor", "sentence", "emotion", "level", "label",
 REJECT_COLUMNS = ("file", "reason")
 
 
+@dataclass(frozen=True)
+class ManifestRow:
+    """One clip of the corpus: its parsed name, its video and audio files (relative to
+    ``root``; "" when absent) with their sizes, and ``root``, the corpus folder (relative to the
+    manifest's folder in the file, absolute or relative to the working folder once read)."""
+
+    clip_id: str
+    actor: int
+    sentence: str
+    emotion: str
+    level: str
+    label: int
+    video: str = ""
+    audio: str = ""
+    video_bytes: int | None = None
+    audio_bytes: int | None = None
+    root: str = ""
+
+    @classmethod
+    def for_clip(cls, clip_id: str, **files: object) -> "ManifestRow":
+        """The row of a clip named ``clip_id`` (parsed; ClipNameError when it is no CREMA-D name),
+        with the given ``video``/``audio``/``root`` fields."""
+        name = parse_clip_name(clip_id)
+        return cls(name.clip_id, name.actor, name.sentence, name.emotion, name.level, name.label, **files)
+
+    def source(self, kind: str) -> Path | None:
+        """The path of this clip's ``video`` or ``audio`` file, or None when it has none."""
+        rel = getattr(self, kind)
+        return Path(self.root) / rel if rel else None
+
+    def to_csv(self) -> dict[str, object]:
+        return {k: ("" if v is None else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_csv(cls, row: dict[str, str]) -> "ManifestRow":
+        def size(v: str) -> int | None:
+            return int(v) if v else None
+
+        return cls(row["clip_id"], int(row["actor"]), row["sentence"], row["emotion"], row["level"],
+                   int(row["label"]), row["video"], row["audio"], size(row["video_bytes"]),
+                   size(row["audio_bytes"]), row["root"])
+
+
 @dataclass
 class ManifestResult:
     """What a scan found: kept rows, rejected files with reasons, excluded clip ids."""
 
-    rows: list[dict[str, object]] = field(default_factory=list)
+    rows: list[ManifestRow] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
 
     @property
     def actors(self) -> list[int]:
-        return sorted({int(r["actor"]) for r in self.rows})
+        return sorted({r.actor for r in self.rows})
 
 
 def _is_lfs_pointer(path: Path, size: int) -> bool:
@@ -57,7 +102,7 @@ def scan_corpus(root: str | Path, config: ManifestConfig = ManifestConfig()) -> 
         raise CorpusError(f"corpus root {root} has neither {VIDEO_DIR}/ nor {AUDIO_DIR}/: "
                           "is this a CREMA-D checkout?")
     result = ManifestResult()
-    clips: dict[str, dict[str, object]] = {}
+    clips: dict[str, ManifestRow] = {}
     pointers: list[str] = []
     for kind, folder, exts in dirs:
         if not folder.is_dir():
@@ -81,16 +126,13 @@ def scan_corpus(root: str | Path, config: ManifestConfig = ManifestConfig()) -> 
             except ClipNameError as exc:
                 result.rejected.append({"file": rel, "reason": str(exc)})
                 continue
-            row = clips.setdefault(name.clip_id, {
-                "clip_id": name.clip_id, "actor": name.actor, "sentence": name.sentence,
-                "emotion": name.emotion, "level": name.level, "label": name.label,
-                "video": "", "audio": "", "video_bytes": "", "audio_bytes": ""})
-            if row[kind]:
+            row = clips.setdefault(name.clip_id, ManifestRow(name.clip_id, name.actor, name.sentence,
+                                                             name.emotion, name.level, name.label))
+            if getattr(row, kind):
                 result.rejected.append({"file": rel, "reason": f"duplicate {kind} for {name.clip_id} "
-                                        f"(already have {row[kind]})"})
+                                        f"(already have {getattr(row, kind)})"})
                 continue
-            row[kind] = rel
-            row[f"{kind}_bytes"] = size
+            clips[name.clip_id] = replace(row, **{kind: rel, f"{kind}_bytes": size})
     if pointers:
         raise LfsPointerError(
             f"{len(pointers)} file(s) under {root} are Git LFS pointer files, not media "
@@ -106,13 +148,11 @@ def scan_corpus(root: str | Path, config: ManifestConfig = ManifestConfig()) -> 
 
 
 def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, text.getvalue())
 
 
 def rejected_path(out: str | Path) -> Path:
@@ -131,7 +171,7 @@ def write_manifest(result: ManifestResult, root: str | Path, out: str | Path) ->
     root = Path(root)
     rel_root = root.as_posix() if root.is_absolute() else \
         Path(os.path.relpath(root.resolve(), out.parent.resolve())).as_posix()
-    rows = [dict(r, root=rel_root) for r in result.rows]
+    rows = [replace(r, root=rel_root).to_csv() for r in result.rows]
     rejected = list(result.rejected) + [
         {"file": clip_id, "reason": "excluded by manifest.exclude (documented broken clip)"}
         for clip_id in result.excluded]
@@ -141,7 +181,7 @@ def write_manifest(result: ManifestResult, root: str | Path, out: str | Path) ->
     return out, rej
 
 
-def read_manifest(path: str | Path) -> list[dict[str, str]]:
+def read_manifest(path: str | Path) -> list[ManifestRow]:
     """Read a manifest CSV written by :func:`write_manifest`; checks its columns."""
     path = Path(path)
     if not path.is_file():
@@ -152,14 +192,10 @@ def read_manifest(path: str | Path) -> list[dict[str, str]]:
         if missing:
             raise CorpusError(f"manifest {path} lacks column(s) {', '.join(sorted(missing))}: "
                               "re-create it with `avemo manifest`")
-        rows = list(reader)
+        try:
+            rows = [ManifestRow.from_csv(r) for r in reader]
+        except (ValueError, TypeError) as exc:
+            raise CorpusError(f"manifest {path} has a malformed row ({exc}): re-create it with "
+                              "`avemo manifest`") from exc
     base = path.parent
-    for row in rows:
-        row["root"] = str(base / row["root"]) if not os.path.isabs(row["root"]) else row["root"]
-    return rows
-
-
-def source_path(row: dict[str, str], kind: str) -> Path | None:
-    """Absolute-or-cwd-relative path of a manifest row's ``video`` or ``audio`` file, or None."""
-    rel = row.get(kind) or ""
-    return Path(row["root"]) / rel if rel else None
+    return [r if os.path.isabs(r.root) else replace(r, root=str(base / r.root)) for r in rows]

@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from pipeline.errors import MediaError
+from avemo.errors import MediaError
 
 
 def check_file(path: str | Path) -> Path:

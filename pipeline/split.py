@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import csv
-import json
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import SplitConfig, to_dict
-from pipeline.errors import SplitError
-from pipeline.metadata import demographics
-from pipeline.names import CLIP_NAME_SEARCH, EMOTIONS, parse_clip_name
-
-SPLITS = ("train", "val", "test")
-SPLIT_FORMAT = 1
+from avemo.errors import SplitError
+from avemo.metadata import demographics
+from avemo.names import CLIP_NAME_SEARCH, EMOTIONS, parse_clip_name
+from avemo.params import to_dict
+from avemo.pipeline.config import SplitConfig
+from avemo.pipeline.manifest import ManifestRow
+from avemo.splits import SPLITS, SplitPart, Splits, read_splits
 
 
 def _take(rng: np.random.Generator, pool: list[int], n: int) -> list[int]:
@@ -36,13 +34,13 @@ def _quota(n: int, groups: dict[str, list[int]], total: int) -> dict[str, int]:
     return quota
 
 
-def make_split(rows: list[dict[str, str]], config: SplitConfig = SplitConfig()) -> dict:
-    """Assign whole actors to test, val and train; return the split document (JSON-able).
+def make_split(rows: list[ManifestRow], config: SplitConfig = SplitConfig()) -> Splits:
+    """Assign whole actors to test, val and train.
 
     With ``stratify='sex'`` each held-out split gets males and females in the corpus'
     proportion (CREMA-D: 48 male, 43 female actors). Deterministic for a seed.
     """
-    actors = sorted({int(r["actor"]) for r in rows})
+    actors = sorted({r.actor for r in rows})
     need = config.test_actors + config.val_actors + 1
     if len(actors) < need:
         raise SplitError(f"the manifest has {len(actors)} actor(s), but split.test_actors="
@@ -75,41 +73,13 @@ def make_split(rows: list[dict[str, str]], config: SplitConfig = SplitConfig()) 
         method = "actor-disjoint, uniform over actors"
     held = set(test) | set(val)
     assignment = {"test": test, "val": val, "train": [a for a in actors if a not in held]}
-    doc: dict = {"format": SPLIT_FORMAT, "method": method, "seed": config.seed,
-                 "params": to_dict(config), "splits": {}}
+    parts = {}
     for split in SPLITS:
         members = set(assignment[split])
-        clips = sorted(r["clip_id"] for r in rows if int(r["actor"]) in members)
+        clips = sorted(r.clip_id for r in rows if r.actor in members)
         counts = Counter(parse_clip_name(c).emotion for c in clips)
-        doc["splits"][split] = {
-            "actors": assignment[split],
-            "n_clips": len(clips),
-            "class_counts": {e: counts.get(e, 0) for e in EMOTIONS},
-            "clips": clips,
-        }
-    return doc
-
-
-def write_split(doc: dict, out: str | Path) -> Path:
-    """Write a split document as indented JSON (atomically)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
-    os.replace(tmp, out)
-    return out
-
-
-def read_split(path: str | Path) -> dict[str, list[str]]:
-    """Split name -> clip ids, from our JSON."""
-    path = Path(path)
-    if not path.is_file():
-        raise SplitError(f"split file {path} does not exist: run `avemo split` first")
-    try:
-        doc = json.loads(path.read_text())
-        return {name: list(s["clips"]) for name, s in doc["splits"].items()}
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SplitError(f"split file {path} is not an avemo split JSON ({exc})") from exc
+        parts[split] = SplitPart(tuple(assignment[split]), tuple(clips), {e: counts.get(e, 0) for e in EMOTIONS})
+    return Splits(parts, method, config.seed, to_dict(config))
 
 
 def _clips_in_csv(path: Path) -> list[str]:
@@ -129,8 +99,8 @@ def load_split_files(paths: list[str | Path]) -> dict[str, list[str]]:
         if not p.is_file():
             raise SplitError(f"split file {p} does not exist")
         if p.suffix.lower() == ".json":
-            for name, clips in read_split(p).items():
-                splits[f"{name}" if len(paths) == 1 else f"{p.stem}:{name}"] = clips
+            for name, part in read_splits(p).parts.items():
+                splits[f"{name}" if len(paths) == 1 else f"{p.stem}:{name}"] = list(part.clips)
         else:
             clips = _clips_in_csv(p)
             if not clips:

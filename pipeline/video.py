@@ -15,8 +15,8 @@ import av
 import cv2
 import numpy as np
 
-from pipeline.errors import MediaError
-from pipeline.media import check_file
+from avemo.errors import MediaError
+from avemo.pipeline.media import check_file
 
 
 def sample_indices(n_frames: int, n: int) -> np.ndarray:
@@ -201,3 +201,15 @@ def _resample_decoded(path: Path, decoded: int, n: int) -> list[Frame]:
     if not wanted <= kept.keys():
         raise MediaError(f"{path}: decoding is not repeatable ({decoded} then {i} frames)")
     return [kept[j] for j in idx]
+
+
+def source_frames(path: str | Path, n: int) -> list[np.ndarray] | None:
+    """The clip's ``n`` sampled frames as (H, W, 3) RGB arrays, or None when the file is gone
+    or cannot be decoded (for pictures of a stored clip, which must not fail on that)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        frames, _ = read_sampled_frames(path, n)
+    except MediaError:
+        return None
+    return [f.rgb() for f in frames]

@@ -38,8 +38,8 @@ def real_corpus(tmp_path, crema_dir) -> Path:
 @pytest.fixture(scope="session")
 def demo_corpus(tmp_path_factory, crema_dir) -> Path:
     """A small demo corpus (4 pseudo-actors x 6 emotions) built once per test session."""
-    from pipeline.config import DemoConfig
-    from pipeline.demo import build_demo_corpus
+    from avemo.pipeline.config import DemoConfig
+    from avemo.pipeline.demo import build_demo_corpus
 
     out = tmp_path_factory.mktemp("demo") / "corpus"
     build_demo_corpus(crema_dir, out, DemoConfig(actors=4, seed=0), progress=False)

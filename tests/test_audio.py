@@ -4,16 +4,16 @@ import pytest
 import soundfile as sf
 from hypothesis import given, settings, strategies as st
 
-from pipeline.audio import load_audio, mfcc_windows
-from pipeline.config import MfccConfig
-from pipeline.errors import MediaError
+from avemo.pipeline.audio import load_audio, mfcc_windows
+from avemo.pipeline.config import MfccConfig
+from avemo.errors import MediaError
 from tests.media import write_video
 
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 
 
 def _design_formula(path):
-    """DESIGN.md's definition, written out with plain librosa calls."""
+    """The paper's definition (docs/architecture.md), written out with plain librosa calls."""
     y, _ = librosa.load(path, sr=22050, mono=True)
     y = np.pad(y, (0, max(0, 110250 - len(y))))[:110250]
     m = librosa.feature.mfcc(y=y, sr=22050, n_mfcc=40, n_fft=2048, hop_length=512).T

@@ -11,10 +11,10 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main
-from pipeline.config import FaceConfig, MfccConfig
-from pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
-from pipeline.manifest import read_manifest
+from avemo.cli import main
+from avemo.pipeline.config import FaceConfig, MfccConfig
+from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
+from avemo.pipeline.manifest import read_manifest
 from tests.media import assert_same_files
 
 distributed = pytest.importorskip("distributed")

@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from pipeline.config import DemoConfig
-from pipeline.demo import build_demo_corpus, demo_clip_names
-from pipeline.manifest import scan_corpus
-from pipeline.media import read_audio_track
+from avemo.pipeline.config import DemoConfig
+from avemo.pipeline.demo import build_demo_corpus, demo_clip_names
+from avemo.pipeline.manifest import scan_corpus
+from avemo.pipeline.media import read_audio_track
 
 
 def _digest(root):
@@ -25,21 +25,21 @@ def test_default_demo_has_at_least_30_actors_and_all_emotions():
 def test_demo_corpus_is_crema_d_shaped_and_decodable(demo_corpus, crema_dir):
     result = scan_corpus(demo_corpus)
     assert len(result.rows) == 24 and not result.rejected
-    assert {r["emotion"] for r in result.rows} == {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
-    assert any(r["audio"] == "" for r in result.rows)  # some clips only have the video's audio track
+    assert {r.emotion for r in result.rows} == {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
+    assert any(r.audio == "" for r in result.rows)  # some clips only have the video's audio track
     for row in result.rows[:6]:
-        cap = cv2.VideoCapture(str(demo_corpus / row["video"]))
+        cap = cv2.VideoCapture(str(demo_corpus / row.video))
         ok, frame = cap.read()
         assert ok and frame.ndim == 3 and frame.std() > 10
-        y, rate = read_audio_track(demo_corpus / row["video"])
+        y, rate = read_audio_track(demo_corpus / row.video)
         assert rate == 44100 and len(y) > rate and np.abs(y).max() > 0.01
-        if row["audio"]:
-            wav, wrate = sf.read(demo_corpus / row["audio"])
+        if row.audio:
+            wav, wrate = sf.read(demo_corpus / row.audio)
             assert wrate == 16000 and np.abs(wav).max() > 0.01
     # Jitter makes each pseudo-actor's clip differ from the real clip it derives from.
     src = cv2.VideoCapture(str(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv")).read()[1]
-    ang = [r for r in result.rows if r["emotion"] == "ANG"][1]
-    mine = cv2.VideoCapture(str(demo_corpus / ang["video"])).read()[1]
+    ang = [r for r in result.rows if r.emotion == "ANG"][1]
+    mine = cv2.VideoCapture(str(demo_corpus / ang.video)).read()[1]
     assert mine.shape != src.shape or np.abs(mine.astype(int) - src).mean() > 5
 
 

@@ -129,7 +129,7 @@ def test_head_change_reruns_head_training_evaluation_report_only(project):
 def test_mfcc_change_reruns_mfcc_onwards_not_faces(project):
     project.set_params({"mfcc": {"n_mfcc": 20}})
     assert project.repro() == {"mfcc"} | AFTER_TRAINING
-    from features.reader import StoreReader
+    from avemo.features.reader import StoreReader
 
     with StoreReader(project.root / "data" / "store" / "mfcc") as r:
         assert r.spec("mfcc").shape == (9, 40, 20)

@@ -3,11 +3,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pipeline.config import FaceConfig
-from pipeline.errors import MediaError, NoFaceError
-from pipeline.faces import (HogDetector, crop_square, face_track, interpolate, iou, keyframe_positions,
-                            largest, smooth)
-from pipeline.video import read_sampled_frames, sample_indices
+from avemo.errors import MediaError, NoFaceError
+from avemo.pipeline.boxes import interpolate, iou, largest, smooth
+from avemo.pipeline.config import FaceConfig
+from avemo.pipeline.detectors import HogDetector
+from avemo.pipeline.faces import crop_square, face_track
+from avemo.pipeline.locate import keyframe_positions
+from avemo.pipeline.video import read_sampled_frames, sample_indices
 from tests.media import write_video
 
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
@@ -151,7 +153,7 @@ def test_sampling_invariants(n_frames, n):
 
 
 def test_level1_detection_equals_full_frame_detection(crema_dir):
-    from pipeline.faces import _level1
+    from avemo.pipeline.detectors import level1 as _level1
 
     det = HogDetector()
     for emotion in EMOS:
@@ -167,7 +169,7 @@ def test_small_faces_get_the_box_of_full_frame_detection(crema_dir):
     """A face shrunk to ~80 px fires on pyramid levels 0 and 1; full-frame detection keeps the
     level-0 box. The level-1 shortcut cannot tell, so it declines and the anchor falls back
     to full-size detection: the same box."""
-    from pipeline.faces import _anchor, _level1
+    from avemo.pipeline.detectors import detect_largest as _anchor, level1 as _level1
 
     det = HogDetector()
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
@@ -186,7 +188,7 @@ needs_models = pytest.mark.skipif(
 
 @needs_models
 def test_cnn_detector_finds_the_real_face(real_frames, crema_dir):
-    from pipeline.faces import CnnDetector
+    from avemo.pipeline.detectors import CnnDetector
 
     frames, _ = real_frames
     hog = largest(HogDetector()(frames[25]))
@@ -201,7 +203,7 @@ def test_cnn_detector_finds_the_real_face(real_frames, crema_dir):
 
 def _roll_in_crop(crop: np.ndarray) -> float:
     """The eye-line angle the 68-point model measures in a (upscaled) crop."""
-    from pipeline.faces import eye_angle
+    from avemo.pipeline.detectors import eye_angle
 
     big = cv2.resize(crop, (256, 256), interpolation=cv2.INTER_CUBIC)
     gray = cv2.cvtColor(big, cv2.COLOR_RGB2GRAY)
@@ -234,8 +236,8 @@ def test_alignment_levels_the_eyes_of_a_tilted_face(real_frames, tmp_path):
 def test_alignment_without_the_models_package_is_a_clear_error(monkeypatch, real_frames):
     import importlib.util
 
-    from pipeline.errors import ConfigError
-    from pipeline.faces import _model_file
+    from avemo.errors import ConfigError
+    from avemo.pipeline.detectors import _model_file
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(ConfigError, match="faces.align=true needs the face-recognition-models package"):
@@ -252,7 +254,8 @@ def _moved(gray, dx=0.0, dy=0.0, scale=1.0, centre=(0.0, 0.0)):
 
 def test_tracking_follows_a_moving_face(crema_dir):
     """A real frame shifted by known sub-pixel amounts: the tracked box moves with it (< 1 px)."""
-    from pipeline.faces import _level1, track_face
+    from avemo.pipeline.detectors import level1 as _level1
+    from avemo.pipeline.locate import track_face
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
     gray = frames[-1].gray()
@@ -269,7 +272,8 @@ def test_tracking_follows_a_moving_face(crema_dir):
 
 def test_tracking_refuses_what_is_not_the_same_face(crema_dir):
     """Low correlation -> None: another place, a face grown by 30%, a flat template."""
-    from pipeline.faces import _level1, track_face
+    from avemo.pipeline.detectors import level1 as _level1
+    from avemo.pipeline.locate import track_face
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
     gray = frames[-1].gray()
@@ -285,7 +289,7 @@ def test_tracking_refuses_what_is_not_the_same_face(crema_dir):
 def test_a_keyframe_that_cannot_be_tracked_gets_a_detection(crema_dir):
     """The far keyframe's face zoomed by 30% (as if the actor leaned in): tracking refuses it,
     and that keyframe's box is the detected one, flagged as a detection."""
-    from pipeline.faces import locate_faces
+    from avemo.pipeline.locate import LocateOptions, locate_faces
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
     grays = [f.gray() for f in frames]
@@ -293,12 +297,12 @@ def test_a_keyframe_that_cannot_be_tracked_gets_a_detection(crema_dir):
     first = largest(det(grays[0]))
     centre = ((first[0] + first[2]) / 2, (first[1] + first[3]) / 2)
     grays[0] = _moved(grays[0], scale=1.3, centre=centre)
-    boxes, detected = locate_faces(grays, det, "track", 2, 0.5, 0.7)
+    boxes, detected = locate_faces(grays, det, "track", LocateOptions(2, 0.5, 0.7))
     assert detected[0] and detected[-1] and sum(detected) == 2
     assert iou(boxes[0], largest(det(grays[0]))) > 0.95  # full-frame detection's box (to a pixel)
     assert boxes[0][2] - boxes[0][0] > 1.15 * (first[2] - first[0])
     # unchanged frames: the far keyframe is tracked (not a detection) onto the detected box
-    boxes, detected = locate_faces([f.gray() for f in frames], det, "track", 2, 0.5, 0.7)
+    boxes, detected = locate_faces([f.gray() for f in frames], det, "track", LocateOptions(2, 0.5, 0.7))
     assert detected[-1] and not detected[0] and boxes[0] is not None
     assert iou(boxes[0], largest(det(frames[0].gray()))) > 0.75
 
@@ -306,7 +310,7 @@ def test_a_keyframe_that_cannot_be_tracked_gets_a_detection(crema_dir):
 def test_stacked_crops_equal_one_at_a_time(crema_dir):
     """Crops of many frames at once (stacked by side, repeats cropped once) are the same bytes
     as each frame's own crop, inside the frame, past its edges, shrinking and enlarging."""
-    from pipeline.video import squares
+    from avemo.pipeline.video import squares
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_SAD_XX.flv", 50)
     rng = np.random.default_rng(0)
@@ -325,8 +329,8 @@ def test_stacked_crops_equal_one_at_a_time(crema_dir):
 
 
 def test_track_ncc_is_checked_when_params_are_read():
-    from pipeline.config import section
-    from pipeline.errors import ConfigError
+    from avemo.params import section
+    from avemo.errors import ConfigError
 
     assert section(FaceConfig, {"faces": {"track_ncc": 1}}, "faces").track_ncc == 1
     with pytest.raises(ConfigError, match=r"faces.track_ncc must be in \[0, 1\]"):

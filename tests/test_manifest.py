@@ -3,11 +3,11 @@ import csv
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main
-from pipeline.config import ManifestConfig
-from pipeline.errors import CorpusError, LfsPointerError
-from pipeline.manifest import read_manifest, scan_corpus, source_path, write_manifest
-from pipeline.metadata import clip_names
+from avemo.cli import main
+from avemo.pipeline.config import ManifestConfig
+from avemo.errors import CorpusError, LfsPointerError
+from avemo.pipeline.manifest import read_manifest, scan_corpus, write_manifest
+from avemo.metadata import clip_names
 
 EXCLUDED = {"1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_DIS_MD"}
 
@@ -26,13 +26,13 @@ def full_tree(tmp_path_factory):
 
 def test_real_clips(real_corpus):
     result = scan_corpus(real_corpus)
-    assert [r["clip_id"] for r in result.rows] == sorted(
+    assert [r.clip_id for r in result.rows] == sorted(
         f"1001_DFA_{e}_XX" for e in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD"))
-    assert [r["label"] for r in result.rows] == [0, 1, 2, 3, 4, 5]
+    assert [r.label for r in result.rows] == [0, 1, 2, 3, 4, 5]
     row = result.rows[0]
-    assert row["video"] == "VideoFlash/1001_DFA_ANG_XX.flv"
-    assert row["audio"] == "AudioWAV/1001_DFA_ANG_XX.wav"
-    assert row["video_bytes"] == (real_corpus / row["video"]).stat().st_size
+    assert row.video == "VideoFlash/1001_DFA_ANG_XX.flv"
+    assert row.audio == "AudioWAV/1001_DFA_ANG_XX.wav"
+    assert row.video_bytes == (real_corpus / row.video).stat().st_size
     assert not result.rejected and not result.excluded
 
 
@@ -44,7 +44,7 @@ def test_full_crema_d_tree_gives_7438_rows_from_91_actors(full_tree, tmp_path):
     out, rejected = write_manifest(result, full_tree, tmp_path / "manifest.csv")
     rows = read_manifest(out)
     assert len(rows) == 7438
-    assert source_path(rows[0], "video").is_file()
+    assert rows[0].source("video").is_file()
     reasons = list(csv.DictReader(open(rejected)))
     assert {r["file"] for r in reasons} == EXCLUDED
 
@@ -69,8 +69,8 @@ def test_bad_names_and_stray_files_are_rejected_with_reasons(real_corpus, tmp_pa
 
 def test_clip_with_only_video_has_empty_audio(real_corpus):
     (real_corpus / "AudioWAV" / "1001_DFA_SAD_XX.wav").unlink()
-    row = {r["clip_id"]: r for r in scan_corpus(real_corpus).rows}["1001_DFA_SAD_XX"]
-    assert row["audio"] == "" and row["video"].endswith(".flv")
+    row = {r.clip_id: r for r in scan_corpus(real_corpus).rows}["1001_DFA_SAD_XX"]
+    assert row.audio == "" and row.video.endswith(".flv")
 
 
 def test_lfs_pointer_files_stop_the_scan_with_git_lfs_advice(real_corpus):

@@ -1,9 +1,9 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from pipeline.errors import ClipNameError
-from pipeline.metadata import clip_names
-from pipeline.names import EMOTIONS, LEVELS, SENTENCES, parse_clip_name
+from avemo.errors import ClipNameError
+from avemo.metadata import clip_names
+from avemo.names import EMOTIONS, LEVELS, SENTENCES, parse_clip_name
 
 actors = st.integers(1001, 1091)
 sentences = st.sampled_from(sorted(SENTENCES))

@@ -5,18 +5,25 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
-from pipeline.cli import main
-from pipeline.config import SplitConfig
-from pipeline.errors import SplitError
-from pipeline.metadata import clip_names, demographics
-from pipeline.names import parse_clip_name
-from pipeline.split import check_leakage, make_split
+from avemo.cli import main
+from avemo.errors import SplitError
+from avemo.metadata import clip_names, demographics
+from avemo.names import parse_clip_name
+from avemo.pipeline.config import SplitConfig
+from avemo.pipeline.manifest import ManifestRow
+from avemo.pipeline.split import check_leakage, make_split as _make_split
+from avemo.splits import Splits, read_splits
 
 EXCLUDED = {"1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_DIS_MD"}
 
 
 def _rows(names):
-    return [{"clip_id": n, "actor": str(parse_clip_name(n).actor)} for n in names]
+    return [ManifestRow.for_clip(n) for n in names]
+
+
+def make_split(rows, cfg):
+    """The split as the JSON document it is written as (the layout is a data contract)."""
+    return _make_split(rows, cfg).to_dict()
 
 
 FULL = _rows([n for n in clip_names() if n not in EXCLUDED])
@@ -26,10 +33,10 @@ def _check_invariants(doc, rows, cfg):
     splits = doc["splits"]
     actor_sets = [set(splits[s]["actors"]) for s in ("train", "val", "test")]
     assert not (actor_sets[0] & actor_sets[1] or actor_sets[0] & actor_sets[2] or actor_sets[1] & actor_sets[2])
-    assert set().union(*actor_sets) == {int(r["actor"]) for r in rows}
+    assert set().union(*actor_sets) == {r.actor for r in rows}
     assert len(actor_sets[2]) == cfg.test_actors and len(actor_sets[1]) == cfg.val_actors
     all_clips = sorted(c for s in splits.values() for c in s["clips"])
-    assert all_clips == sorted(r["clip_id"] for r in rows)
+    assert all_clips == sorted(r.clip_id for r in rows)
     for s in splits.values():
         assert sum(s["class_counts"].values()) == s["n_clips"] == len(s["clips"])
         assert {int(c[:4]) for c in s["clips"]} <= set(s["actors"])
@@ -78,7 +85,7 @@ def test_cli_split_and_check(tmp_path, real_corpus):
                                            "video", "audio", "video_bytes", "audio_bytes", "root"])
         w.writeheader()
         for r in FULL:
-            c = parse_clip_name(r["clip_id"])
+            c = parse_clip_name(r.clip_id)
             w.writerow({"clip_id": c.clip_id, "actor": c.actor, "sentence": c.sentence, "emotion": c.emotion,
                         "level": c.level, "label": c.label, "video": "", "audio": "", "video_bytes": "",
                         "audio_bytes": "", "root": "."})
@@ -89,6 +96,8 @@ def test_cli_split_and_check(tmp_path, real_corpus):
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
     assert len(doc["splits"]["test"]["actors"]) == 12 and doc["seed"] == 7
+    assert Splits.from_dict(doc).to_dict() == doc == read_splits(out).to_dict()  # the record round-trips
+    assert list(doc) == ["format", "method", "seed", "params", "splits"] and list(doc["splits"]) == ["train", "val", "test"]
     res = runner.invoke(main, ["split", "--check", str(out)])
     assert res.exit_code == 0 and "no speaker leakage" in res.output
     # Another project's per-split CSV lists, with one actor leaking from train into test.

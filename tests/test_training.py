@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from features.schema import face_specs, mfcc_specs
-from features.writer import SourceInfo, StoreWriter
-from pipeline.cli import main
-from pipeline.config import SplitConfig
-from pipeline.errors import StoreError
-from pipeline.split import make_split, write_split
-from training.config import TrainConfig, VARIANTS
-from training.metrics import classification_report
-from training.models import TransformerEncoder, build_model, load_model
-from training.report import make_report
-from training.train import train_variant
+from avemo.features.schema import face_specs, mfcc_specs
+from avemo.features.writer import SourceInfo, StoreWriter
+from avemo.cli import main
+from avemo.pipeline.config import SplitConfig
+from avemo.errors import StoreError
+from avemo.pipeline.manifest import ManifestRow
+from avemo.pipeline.split import make_split
+from avemo.splits import write_splits as write_split
+from avemo.training.config import TrainConfig, VARIANTS
+from avemo.training.metrics import classification_report
+from avemo.training.models import TransformerEncoder, build_model, load_model
+from avemo.training.report import make_report
+from avemo.training.train import train_variant
 
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 FACE_SHAPE = (8, 32, 32, 3)
@@ -44,7 +46,7 @@ def tiny(tmp_path_factory):
             wf.add(c, {"frames": f, "boxes": np.zeros((8, 4), np.float32), "detected": np.ones(8, bool)},
                    SourceInfo(c, 1, "0"))
             wm.add(c, {"mfcc": m}, SourceInfo(c, 1, "0"))
-    rows = [{"clip_id": c, "actor": c[:4]} for c in clips]
+    rows = [ManifestRow.for_clip(c) for c in clips]
     split = write_split(make_split(rows, SplitConfig(test_actors=2, val_actors=2, stratify="none")), root / "splits.json")
     return root / "store", split
 
@@ -123,8 +125,18 @@ def test_metrics_against_a_hand_computed_example():
     assert r["confusion"][5][0] == 1 and np.sum(r["confusion"]) == 10
 
 
+def test_macro_averages_run_over_the_classes_present():
+    """A class that is predicted but never true counts in per-class and weighted numbers, not in
+    the macro average (the metrics JSON keeps the keys the report and DVC read)."""
+    r = classification_report(np.array([0, 0, 1]), np.array([0, 2, 1]))
+    assert r["per_class"]["FEA"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert r["macro"]["recall"] == pytest.approx((0.5 + 1) / 2)
+    assert r["macro"]["precision"] == pytest.approx(1.0)
+    assert set(r) == {"per_class", "macro", "weighted", "accuracy", "n", "confusion"} and r["n"] == 3
+
+
 def test_report_has_four_rows_and_the_crowd_baseline(tmp_path):
-    from pipeline.metadata import clip_names
+    from avemo.metadata import clip_names
 
     test_clips = [c for c in clip_names() if c.startswith(("1001_", "1002_"))]
     doc = {"splits": {"train": {"clips": []}, "val": {"clips": []}, "test": {"clips": test_clips}}}
@@ -208,7 +220,7 @@ def test_streaming_path_trains_on_the_same_clips(tiny, tmp_path):
 
 
 def test_demo_corpus_caps_epochs_only_on_the_demo(tmp_path):
-    from pipeline.demo import DEMO_MARKER
+    from avemo.corpus import DEMO_MARKER
 
     cfg = TrainConfig(epochs=15, demo_epochs=3)
     real = tmp_path / "crema"

@@ -1,18 +1,24 @@
-"""Commands of the training package: ``avemo train``, ``avemo evaluate``, ``avemo report``."""
+"""The training package's commands: ``avemo train``, ``embed``, ``evaluate``, ``report``.
+
+Each command only parses its options, builds the frozen config from params.yaml (flags
+override) and calls the stage function. Registered under the ``avemo.commands`` entry points
+(pyproject.toml). Stage modules are imported inside the commands that run them: they import
+Keras, i.e. TensorFlow, which takes seconds that ``avemo --help`` and ``avemo report`` need not
+pay (docs/architecture.md, import rules).
+"""
 
 from __future__ import annotations
 
 import click
 
-from training.config import STRATEGIES, VARIANTS
+from avemo.cli import params_of
+from avemo.features.config import StoreConfig
+from avemo.params import section
+from avemo.training.config import STRATEGIES, VARIANTS, HeadsConfig, TrainConfig
 
 
 def _cfg(ctx, heads: bool = False, **overrides):
     """The ``train`` section as TrainConfig, or (``heads``) the ``heads`` section as HeadsConfig."""
-    from pipeline.cli import params_of
-    from pipeline.config import section
-    from training.config import HeadsConfig, TrainConfig
-
     if heads:
         return section(HeadsConfig, params_of(ctx), "heads", **overrides)
     return section(TrainConfig, params_of(ctx), "train", **overrides)
@@ -46,14 +52,14 @@ def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, e
               patience, stream, corpus_root, strategy, cpu_devices):
     """Train one variant end to end from the feature store (no video or audio is decoded), or with
     --embeddings only its head on a trained backbone's cached embeddings (seconds on a CPU)."""
-    from training.train import train_variant
+    from avemo.training.train import train_variant
 
     if (store is None) == (embeddings is None):
         raise click.UsageError("give --store (end-to-end training) or --embeddings (head only), not both")
     cfg = _cfg(ctx, heads=embeddings is not None, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                patience=patience, stream=stream, strategy=strategy, cpu_devices=cpu_devices)
     if embeddings is not None:
-        from training.heads import head_path, train_head
+        from avemo.training.heads import head_path, train_head
 
         r = train_head(variant, embeddings, splits, out, cfg, backbone=backbone, history_csv=history)
         click.echo(f"train {variant} head: {r.epochs_run} epoch(s), best {r.best_epoch} "
@@ -84,10 +90,8 @@ def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, e
 @click.pass_context
 def embed_cmd(ctx, model_path, store, out, batch_size, shard_size, force):
     """Run a trained model's backbone once over every clip: face_emb (50, 64) and audio_emb (9, 64)."""
-    from pipeline.cli import params_of
-    from pipeline.config import StoreConfig, section
-    from training.embed import embed_store
-    from training.train import setup_tensorflow
+    from avemo.training.embed import embed_store
+    from avemo.training.train import setup_tensorflow
 
     setup_tensorflow(0)
     store_cfg = section(StoreConfig, params_of(ctx), "store", shard_size=shard_size)
@@ -107,7 +111,7 @@ def embed_cmd(ctx, model_path, store, out, batch_size, shard_size, force):
 @click.option("--split", default="test", show_default=True)
 def evaluate_cmd(variant, model_path, store, splits, out, plots, split):
     """Score a trained variant on the test split."""
-    from training.evaluate import evaluate_variant
+    from avemo.training.evaluate import evaluate_variant
 
     r = evaluate_variant(model_path, store, splits, out, plots, split)
     click.echo(f"evaluate {variant}: macro F1 {r['macro']['f1']:.3f}, accuracy {r['accuracy']:.3f} "
@@ -124,15 +128,9 @@ def evaluate_cmd(variant, model_path, store, splits, out, plots, split):
 @click.pass_context
 def report_cmd(ctx, metrics_dir, splits, out, corpus_root, heads_metrics):
     """Table I (this run beside the paper), a bar chart, and the crowd's votes as human baseline."""
-    from training.report import format_table, make_report
+    from avemo.training.report import format_table, make_report
 
     md = make_report(metrics_dir, splits, out, _cfg(ctx).variants, corpus_root, heads_dir=heads_metrics,
                      heads_backbone=_cfg(ctx, heads=True).backbone)
     click.echo(format_table(md))
     click.echo(f"\nreport -> {md}", err=True)
-
-
-def register(group: click.Group) -> None:
-    """Add this package's commands to the root group."""
-    for cmd in (train_cmd, embed_cmd, evaluate_cmd, report_cmd):
-        group.add_command(cmd)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.config import _positive
-from pipeline.errors import ConfigError
+from avemo.corpus import is_demo_corpus
+from avemo.errors import ConfigError
+from avemo.params import require_positive
 
 VARIANTS = ("gru", "lstm", "transformer", "maxpool")
 STRATEGIES = ("auto", "default", "mirrored")
@@ -35,15 +36,13 @@ class TrainConfig:
 
     def for_corpus(self, corpus_root: str | Path | None) -> "TrainConfig":
         """This config for a run on ``corpus_root``: the demo corpus caps epochs at ``demo_epochs``."""
-        from pipeline.demo import is_demo_corpus
-
         if is_demo_corpus(corpus_root) and self.demo_epochs < self.epochs:
             return replace(self, epochs=self.demo_epochs)
         return self
 
     def validate(self, name: str = "train") -> None:
         for key in ("epochs", "batch_size", "patience", "demo_epochs"):
-            _positive(key, name, getattr(self, key))
+            require_positive(key, name, getattr(self, key))
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise ConfigError(f"{name}.lr must be in (0, 1), got {self.lr!r}")
         unknown = [v for v in self.variants if v not in VARIANTS]

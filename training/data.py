@@ -1,73 +1,87 @@
-"""The trainer's input pipeline: a split's arrays from the two feature stores, as tf.data.
+"""The trainer's input pipeline: a split's arrays from feature stores, as tf.data.
 
-Default: the split is loaded into memory (full CREMA-D: ~4.6 GB of uint8 frames) and served
-with ``from_tensor_slices``; frames stay uint8 and are scaled inside the model. ``stream``
-reads clips from the HDF5 shards on the fly, for stores larger than memory.
+Default: the split is loaded into memory and served with ``from_tensor_slices``; frames stay
+uint8 and are scaled inside the model. ``stream`` reads clips from the HDF5 shards on the fly,
+for stores larger than memory. The same functions feed end-to-end training (faces and MFCC
+stores) and head-only training (the embeddings store): a model input is named by the store
+and dataset it comes from (:data:`END_TO_END`, :data:`HEAD_ONLY`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
-from features.reader import StoreReader
-from pipeline.errors import StoreError
-from pipeline.names import parse_clip_name
+from avemo.errors import StoreError
+from avemo.features.reader import StoreReader
+from avemo.features.schema import STORE_META
+from avemo.names import parse_clip_name
 
 log = logging.getLogger(__name__)
-MODALITIES = {"faces": "frames", "mfcc": "mfcc"}
+#: Model input -> (store, dataset), for the full model and for the head-only model.
+END_TO_END: dict[str, tuple[str, str]] = {"faces": ("faces", "frames"), "mfcc": ("mfcc", "mfcc")}
+HEAD_ONLY: dict[str, tuple[str, str]] = {"face_emb": ("embeddings", "face_emb"),
+                                         "audio_emb": ("embeddings", "audio_emb")}
 
 
 @dataclass
 class SplitData:
-    """A split's clips present in both stores, with labels; ``missing`` were left out."""
+    """A split's clips present in every store, sorted, with labels; ``missing`` were left out.
+    ``inputs``: model input name -> (N, ...) array, once loaded."""
 
     clip_ids: list[str]
     labels: np.ndarray
     missing: list[str]
-    faces: np.ndarray | None = None
-    mfcc: np.ndarray | None = None
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def open_stores(store_root: str | Path) -> dict[str, StoreReader]:
     """``store_root/faces`` and ``store_root/mfcc`` readers; StoreError naming what is absent."""
     root = Path(store_root)
     readers = {}
-    for modality, dataset in MODALITIES.items():
+    for modality in ("faces", "mfcc"):
         path = root / modality
-        if not (path / "store.json").is_file():
+        if not (path / STORE_META).is_file():
             raise StoreError(f"the store {root} lacks the {modality} modality ({path} is not a feature "
                              f"store): run `avemo extract {modality} --out {path}` first")
-        reader = StoreReader(path)
-        if reader.modality != modality:
-            raise StoreError(f"{path} holds a {reader.modality} store, expected {modality}")
-        readers[modality] = reader
+        readers[modality] = open_modality(path, modality)
     return readers
 
 
-def select(readers: dict[str, StoreReader], clip_ids: list[str], split: str) -> SplitData:
+def open_modality(path: str | Path, modality: str, hint: str = "") -> StoreReader:
+    """The store at ``path``, which must hold ``modality``; StoreError saying what it holds."""
+    reader = StoreReader(path)
+    if reader.modality != modality:
+        reader.close()
+        raise StoreError(f"{path} holds a {reader.modality} store, not {modality}{hint}")
+    return reader
+
+
+def select(readers: Mapping[str, StoreReader], clip_ids: list[str], split: str) -> SplitData:
     """The split's clips found in every store (others counted and logged), sorted by id."""
-    present = [c for c in clip_ids if all(c in r for r in readers.values())]
+    present = sorted(c for c in clip_ids if all(c in r for r in readers.values()))
     missing = sorted(set(clip_ids) - set(present))
+    roots = ", ".join(str(r.root) for r in readers.values())
     if missing:
-        log.warning("%s split: %d of %d clip(s) missing from a store are left out (e.g. %s)",
-                    split, len(missing), len(clip_ids), missing[0])
+        log.warning("%s split: %d of %d clip(s) missing from a store (%s) are left out (e.g. %s)",
+                    split, len(missing), len(clip_ids), roots, missing[0])
     if not present:
-        raise StoreError(f"the {split} split has no clip present in both the faces and the mfcc store "
-                         f"({len(clip_ids)} listed, {len(missing)} missing): check the split file and stores")
-    present = sorted(present)
+        raise StoreError(f"the {split} split has no clip present in every store ({roots}; {len(clip_ids)} "
+                         f"listed, {len(missing)} missing): check the split file and stores")
     labels = np.array([parse_clip_name(c).label for c in present], np.int32)
     return SplitData(present, labels, missing)
 
 
-def load_split(readers: dict[str, StoreReader], clip_ids: list[str], split: str) -> SplitData:
-    """Select the split and load both modalities into memory."""
-    data = select(readers, clip_ids, split)
-    data.faces = readers["faces"].load(data.clip_ids, ["frames"])["frames"]
-    data.mfcc = readers["mfcc"].load(data.clip_ids, ["mfcc"])["mfcc"]
+def load_split(readers: Mapping[str, StoreReader], clip_ids: list[str], split: str,
+               inputs: Mapping[str, tuple[str, str]] = END_TO_END) -> SplitData:
+    """Select the split and load every model input of ``inputs`` into memory."""
+    data = select({store: readers[store] for store, _ in inputs.values()}, clip_ids, split)
+    for name, (store, dataset) in inputs.items():
+        data.inputs[name] = readers[store].load(data.clip_ids, [dataset])[dataset]
     return data
 
 
@@ -77,36 +91,31 @@ def mfcc_statistics(mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat.mean(axis=0), np.maximum(flat.var(axis=0), 1e-8)
 
 
-def tensor_dataset(inputs: dict[str, np.ndarray], labels: np.ndarray, batch_size: int, shuffle: bool, seed: int):
-    """Batches of in-memory arrays (named model inputs) and labels, reshuffled every epoch with ``seed``."""
+def tensor_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int):
+    """Batches of the loaded inputs and labels, reshuffled every epoch with ``seed``."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    ds = tf.data.Dataset.from_tensor_slices((dict(data.inputs), data.labels))
     if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(data.labels), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def in_memory_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int):
-    return tensor_dataset({"faces": data.faces, "mfcc": data.mfcc}, data.labels, batch_size, shuffle, seed)
-
-
-def streaming_dataset(readers: dict[str, StoreReader], data: SplitData, batch_size: int, shuffle: bool,
-                      seed: int):
+def streaming_dataset(readers: Mapping[str, StoreReader], data: SplitData, batch_size: int, shuffle: bool,
+                      seed: int, inputs: Mapping[str, tuple[str, str]] = END_TO_END):
     """Clips read from the shards as they are needed (order shuffled per epoch with the seed)."""
     import tensorflow as tf
 
-    faces_spec = readers["faces"].spec("frames")
-    mfcc_spec = readers["mfcc"].spec("mfcc")
     rng = np.random.default_rng(seed)
 
     def generate():
         order = rng.permutation(len(data.clip_ids)) if shuffle else np.arange(len(data.clip_ids))
         for i in order:
             c = data.clip_ids[i]
-            yield ({"faces": readers["faces"].read(c, "frames"), "mfcc": readers["mfcc"].read(c, "mfcc")},
+            yield ({name: readers[store].read(c, dataset) for name, (store, dataset) in inputs.items()},
                    data.labels[i])
 
-    signature = ({"faces": tf.TensorSpec(faces_spec.shape, tf.uint8),
-                  "mfcc": tf.TensorSpec(mfcc_spec.shape, tf.float32)}, tf.TensorSpec((), tf.int32))
+    specs = {name: readers[store].spec(dataset) for name, (store, dataset) in inputs.items()}
+    signature = ({name: tf.TensorSpec(s.shape, tf.as_dtype(s.dtype)) for name, s in specs.items()},
+                 tf.TensorSpec((), tf.int32))
     return tf.data.Dataset.from_generator(generate, output_signature=signature).batch(batch_size).prefetch(2)

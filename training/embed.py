@@ -12,30 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from features.schema import DatasetSpec
-from features.writer import SourceInfo, StoreWriter
-from pipeline.config import StoreConfig
-from pipeline.errors import StoreError
-from training.data import open_stores
+from avemo.errors import StoreError
+from avemo.features.config import StoreConfig
+from avemo.features.schema import DatasetSpec
+from avemo.features.writer import RunReport, SourceInfo, StoreWriter
+from avemo.training.data import open_stores
+from avemo.training.models import BACKBONE_LAYERS, BACKBONE_OUTPUTS, load_model
 
 log = logging.getLogger(__name__)
 MODALITY = "embeddings"
-#: The backbone's layers, by name, in every variant (see training.models.build_backbone).
-BACKBONE_LAYERS = ("face_scale", "face_cnn_steps", "face_embed", "mfcc_standardise", "mfcc_channel",
-                   "audio_cnn_steps", "audio_embed")
-OUTPUTS = {"face_emb": "face_embed", "audio_emb": "audio_embed"}
 
 
 def backbone_of(model):
     """The model's backbone as a Keras model: ``{faces, mfcc}`` -> ``[face_emb, audio_emb]``."""
     import keras
 
-    return keras.Model(model.inputs, [model.get_layer(OUTPUTS[k]).output for k in OUTPUTS], name="backbone")
+    return keras.Model(model.inputs, [model.get_layer(layer).output for layer in BACKBONE_OUTPUTS.values()], name="backbone")
 
 
 def mfcc_statistics_of(model) -> tuple[np.ndarray, np.ndarray]:
@@ -64,26 +61,14 @@ def embedding_specs(face_steps: int, audio_steps: int, dim: int) -> tuple[Datase
             DatasetSpec("audio_emb", (audio_steps, dim), "float32"))
 
 
-@dataclass
-class EmbedReport:
-    stored: int = 0
-    skipped: int = 0
-    failed: int = 0
-    store_clips: int = 0
-
-
 def embed_store(model_path: str | Path, store: str | Path, out: str | Path, store_config: StoreConfig = StoreConfig(),
-                batch_size: int = 64, force: bool = False, progress: bool = True) -> EmbedReport:
+                batch_size: int = 64, force: bool = False, progress: bool = True) -> RunReport:
     """Embed every clip present in both feature stores under ``store`` into ``out``.
 
     A clip is current (skipped on a re-run) when its faces and MFCC rows still have the source
     hashes they had; a clip in only one store is recorded as a failure. A store made by another
     backbone (or from other feature stores) is refused unless ``force``.
     """
-    from tqdm import tqdm
-
-    from training.models import load_model
-
     model = load_model(model_path)
     backbone = backbone_of(model)
     readers = open_stores(store)
@@ -91,18 +76,20 @@ def embed_store(model_path: str | Path, store: str | Path, out: str | Path, stor
     audio_steps = backbone.outputs[1].shape[1]
     params = {"backbone_sha256": backbone_hash(model), "model_path": str(model_path),
               "stores": {m: r.params for m, r in readers.items()}}
-    report = EmbedReport()
+    report = RunReport()
     faces, mfcc = readers["faces"], readers["mfcc"]
     with StoreWriter(out, MODALITY, params, embedding_specs(face_steps, audio_steps, dim),
                      shard_size=store_config.shard_size, compression=store_config.compression,
                      force=force) as writer:
         todo = []
-        for clip in sorted(set(faces.clip_ids) | set(mfcc.clip_ids)):
+        clips = sorted(set(faces.clip_ids) | set(mfcc.clip_ids))
+        report.total = len(clips)
+        for clip in clips:
             if clip not in faces or clip not in mfcc:
                 lacking = "faces" if clip not in faces else "mfcc"
                 writer.fail(clip, str(Path(store) / lacking), f"no {lacking}",
                             f"{clip} is not in the {lacking} store ({Path(store) / lacking})")
-                report.failed += 1
+                report.count_failure(f"no {lacking}")
                 continue
             f, m = faces.entry(clip), mfcc.entry(clip)
             sha = hashlib.sha256(f"{f['sha256']}:{m['sha256']}".encode()).hexdigest()

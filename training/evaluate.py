@@ -3,52 +3,58 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.names import EMOTIONS
-from pipeline.split import read_split
-from training.data import load_split, open_stores
-from training.metrics import classification_report
+from avemo.fileio import atomic_path, atomic_write
+from avemo.names import EMOTIONS
+from avemo.splits import read_splits
+from avemo.training.data import load_split, open_stores
+from avemo.training.metrics import classification_report
+from avemo.training.models import load_model
 
 
 def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Path, metrics_out: str | Path,
                      plots_dir: str | Path, split: str = "test", batch_size: int = 64) -> dict:
     """Write ``predictions.csv`` and ``confusion.csv``/``.json``/``.png`` under ``plots_dir`` and the
     metrics JSON (per class, macro, weighted, accuracy) to ``metrics_out``; return the metrics."""
-    from training.models import load_model
-
     model = load_model(model_path)
     readers = open_stores(store)
-    data = load_split(readers, read_split(splits).get(split, []), split)
-    # Eager calls in batches: one pass over the test split does not repay tracing a graph
-    # (~5 s per variant on CPU); same probabilities as model.predict up to float rounding.
-    probs = np.concatenate([np.asarray(model({"faces": data.faces[i:i + batch_size],
-                                              "mfcc": data.mfcc[i:i + batch_size]}, training=False))
+    data = load_split(readers, read_splits(splits).clips(split), split)
+    # Eager calls in batches: one pass over the test split does not repay tracing a graph;
+    # same probabilities as model.predict up to float rounding.
+    probs = np.concatenate([np.asarray(model({k: a[i:i + batch_size] for k, a in data.inputs.items()},
+                                             training=False))
                             for i in range(0, len(data.labels), batch_size)])
     pred = probs.argmax(axis=1)
     report = classification_report(data.labels, pred)
     report.update({"split": split, "model": str(model_path), "missing": len(data.missing)})
     plots = Path(plots_dir)
     plots.mkdir(parents=True, exist_ok=True)
-    with open(plots / "predictions.csv", "w", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["clip_id", "true", "predicted", *[f"p_{e}" for e in EMOTIONS]])
-        for c, t, p, pr in zip(data.clip_ids, data.labels, pred, probs):
-            w.writerow([c, EMOTIONS[t], EMOTIONS[p], *[f"{x:.6f}" for x in pr]])
-    with open(plots / "confusion.csv", "w", newline="") as fh:  # one row per clip: dvc plots' confusion
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["actual", "predicted"])
-        for t, p in zip(data.labels, pred):
-            w.writerow([EMOTIONS[t], EMOTIONS[p]])
-    (plots / "confusion.json").write_text(json.dumps({"labels": list(EMOTIONS), "matrix": report["confusion"]}) + "\n")
+    atomic_write(plots / "predictions.csv", _csv(
+        ["clip_id", "true", "predicted", *[f"p_{e}" for e in EMOTIONS]],
+        ([c, EMOTIONS[t], EMOTIONS[p], *[f"{x:.6f}" for x in pr]]
+         for c, t, p, pr in zip(data.clip_ids, data.labels, pred, probs))))
+    # one row per clip: what `dvc plots` draws as a confusion matrix
+    atomic_write(plots / "confusion.csv", _csv(["actual", "predicted"],
+                                               ([EMOTIONS[t], EMOTIONS[p]] for t, p in zip(data.labels, pred))))
+    atomic_write(plots / "confusion.json", json.dumps({"labels": list(EMOTIONS), "matrix": report["confusion"]}) + "\n")
     draw_confusion(np.array(report["confusion"]), plots / "confusion.png", Path(model_path).stem)
-    metrics_out = Path(metrics_out)
-    metrics_out.parent.mkdir(parents=True, exist_ok=True)
-    metrics_out.write_text(json.dumps(report, indent=1) + "\n")
+    atomic_write(metrics_out, json.dumps(report, indent=1) + "\n")
+    for r in readers.values():
+        r.close()
     return report
+
+
+def _csv(header: list[str], rows) -> str:
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return text.getvalue()
 
 
 def draw_confusion(matrix: np.ndarray, png: Path, title: str) -> None:
@@ -70,5 +76,6 @@ def draw_confusion(matrix: np.ndarray, png: Path, title: str) -> None:
                     color="white" if rates[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, label="fraction of the true class")
     ax.set_title(f"{title}: test-split confusion")
-    fig.savefig(png, dpi=90)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)

@@ -9,61 +9,28 @@ one ``.keras`` model taking faces and MFCCs, so ``avemo evaluate`` works on it u
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from features.reader import StoreReader
-from pipeline.config import to_dict
-from pipeline.errors import ConfigError, StoreError
-from pipeline.names import parse_clip_name
-from pipeline.split import read_split
-from training.config import TrainConfig
-from training.data import tensor_dataset
-from training.embed import BACKBONE_LAYERS, MODALITY, backbone_hash, mfcc_statistics_of
-from training.train import TrainResult, fit, save_model, setup_tensorflow
+from avemo.errors import ConfigError, StoreError
+from avemo.features.reader import StoreReader
+from avemo.params import to_dict
+from avemo.splits import read_splits
+from avemo.training.config import TrainConfig
+from avemo.training.data import HEAD_ONLY, load_split, open_modality, tensor_dataset
+from avemo.training.embed import MODALITY, backbone_hash, mfcc_statistics_of
+from avemo.training.models import BACKBONE_LAYERS, build_head_model, build_model, load_model
+from avemo.training.train import TrainResult, fit, save_model, setup_tensorflow, write_sidecar
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class EmbeddingSplit:
-    clip_ids: list[str]
-    labels: np.ndarray
-    face_emb: np.ndarray
-    audio_emb: np.ndarray
-    missing: list[str]
-
-
 def open_embeddings(path: str | Path) -> StoreReader:
     """An embeddings store; StoreError naming what it is instead."""
-    reader = StoreReader(path)
-    if reader.modality != MODALITY:
-        raise StoreError(f"{path} holds a {reader.modality} store, not embeddings: make one with "
-                         f"`avemo embed --model MODEL.keras --store STORE --out {path}`")
-    return reader
-
-
-def load_embeddings(reader: StoreReader, clip_ids: list[str], split: str) -> EmbeddingSplit:
-    """The split's clips found in the store (others counted and logged), sorted by id."""
-    present = sorted(c for c in clip_ids if c in reader)
-    missing = sorted(set(clip_ids) - set(present))
-    if missing:
-        log.warning("%s split: %d of %d clip(s) missing from %s are left out (e.g. %s)", split, len(missing),
-                    len(clip_ids), reader.root, missing[0])
-    if not present:
-        raise StoreError(f"the {split} split has no clip in the embeddings store {reader.root}")
-    arrays = reader.load(present, ["face_emb", "audio_emb"])
-    labels = np.array([parse_clip_name(c).label for c in present], np.int32)
-    return EmbeddingSplit(present, labels, arrays["face_emb"], arrays["audio_emb"], missing)
-
-
-def embedding_dataset(data: EmbeddingSplit, batch_size: int, shuffle: bool, seed: int):
-    return tensor_dataset({"face_emb": data.face_emb, "audio_emb": data.audio_emb}, data.labels, batch_size,
-                          shuffle, seed)
+    return open_modality(path, MODALITY, f": make one with `avemo embed --model MODEL.keras --store STORE "
+                                         f"--out {path}`")
 
 
 def check_backbone(model, expected_hash: str) -> None:
@@ -79,8 +46,6 @@ def assemble(backbone_model, head_model, variant: str, expected_hash: str | None
     """One model taking ``faces`` and ``mfcc``: ``backbone_model``'s backbone weights and
     ``head_model``'s head, fusion and dense weights. ``expected_hash``: the embeddings store's
     backbone; a different backbone is refused (the head was trained on its embeddings only)."""
-    from training.models import build_model
-
     if expected_hash is not None:
         check_backbone(backbone_model, expected_hash)
     face_shape = tuple(backbone_model.get_layer("face_scale").input.shape[1:])
@@ -114,8 +79,6 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
         raise ConfigError("head-only training runs on one device (seconds per epoch); MirroredStrategy is for "
                           "end-to-end training: drop --strategy mirrored / heads.strategy")
     setup_tensorflow(config.seed, config.threads, config.cpu_devices)
-    from training.models import build_head_model, load_model
-
     reader = open_embeddings(embeddings)
     params = reader.params
     backbone = Path(backbone) if backbone else Path(params["model_path"])
@@ -123,17 +86,18 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
         raise StoreError(f"the backbone model {backbone} of {embeddings} is missing: pass --backbone MODEL.keras")
     backbone_model = load_model(backbone)
     check_backbone(backbone_model, params["backbone_sha256"])  # fail before training, not after
-    split_clips = read_split(splits)
-    train = load_embeddings(reader, split_clips.get("train", []), "train")
-    val = load_embeddings(reader, split_clips.get("val", []), "val")
+    split_clips = read_splits(splits)
+    readers = {MODALITY: reader}
+    train = load_split(readers, split_clips.clips("train"), "train", HEAD_ONLY)
+    val = load_split(readers, split_clips.clips("val"), "val", HEAD_ONLY)
     face_steps, dim = reader.spec("face_emb").shape
     model = build_head_model(variant, face_steps, reader.spec("audio_emb").shape[0], dim)
     model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     log.info("training the %s head on %d clips' embeddings, validating on %d", variant, len(train.clip_ids),
              len(val.clip_ids))
-    hist = fit(model, embedding_dataset(train, config.batch_size, True, config.seed),
-               embedding_dataset(val, config.batch_size, False, config.seed), config, history_csv, verbose)
+    hist = fit(model, tensor_dataset(train, config.batch_size, True, config.seed),
+               tensor_dataset(val, config.batch_size, False, config.seed), config, history_csv, verbose)
     out = Path(out)
     save_model(model, head_path(out))
     save_model(assemble(backbone_model, model, variant, params["backbone_sha256"]), out)
@@ -144,6 +108,6 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
                "head_model": head_path(out).name, "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
                "missing": {"train": len(train.missing), "val": len(val.missing)}, "epochs_run": len(losses),
                "best_epoch": best + 1, "best_val_loss": float(losses[best])}
-    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1) + "\n")
+    write_sidecar(out, sidecar)
     reader.close()
     return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids))

@@ -1,42 +1,36 @@
-"""Classification metrics from labels (no scikit-learn needed): per class and averaged."""
+"""Classification metrics (scikit-learn's), as the JSON that evaluation writes and the report reads."""
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from pipeline.names import EMOTIONS
-
-
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int = len(EMOTIONS)) -> np.ndarray:
-    """(n, n) int counts; rows are true classes, columns predicted."""
-    m = np.zeros((n, n), np.int64)
-    np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return m
+from avemo.names import EMOTIONS
 
 
 def classification_report(y_true, y_pred, names=EMOTIONS) -> dict:
-    """Per-class precision, recall, F1 and support; macro and weighted averages; accuracy.
-    A class never predicted has precision 0 (and F1 0), as scikit-learn's zero_division=0."""
-    m = confusion(y_true, y_pred, len(names))
-    tp = np.diag(m).astype(float)
-    support = m.sum(axis=1)
-    predicted = m.sum(axis=0)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    per_class = {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                        "support": int(support[i])} for i, name in enumerate(names)}
-    present = support > 0
-    weights = support / max(support.sum(), 1)
+    """Per-class precision, recall, F1 and support; macro and weighted averages; accuracy; the
+    confusion matrix (rows true, columns predicted). A class never predicted has precision 0
+    (``zero_division=0``); macro averages run over the classes present in ``y_true``."""
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    labels = list(range(len(names)))
+    if y_true.size == 0:
+        zeros = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+        return {"per_class": {n: {**zeros, "support": 0} for n in names}, "macro": dict(zeros),
+                "weighted": dict(zeros), "accuracy": 0.0, "n": 0,
+                "confusion": [[0] * len(names) for _ in names]}
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                                     zero_division=0)
+    present = sorted(set(y_true.tolist()))
+    macro = precision_recall_fscore_support(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    weighted = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="weighted",
+                                               zero_division=0)
     return {
-        "per_class": per_class,
-        "macro": {"precision": float(precision[present].mean()) if present.any() else 0.0,
-                  "recall": float(recall[present].mean()) if present.any() else 0.0,
-                  "f1": float(f1[present].mean()) if present.any() else 0.0},
-        "weighted": {"precision": float((precision * weights).sum()), "recall": float((recall * weights).sum()),
-                     "f1": float((f1 * weights).sum())},
-        "accuracy": float(tp.sum() / max(m.sum(), 1)),
-        "n": int(m.sum()),
-        "confusion": m.tolist(),
+        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                             "support": int(support[i])} for i, name in enumerate(names)},
+        "macro": {k: float(v) for k, v in zip(("precision", "recall", "f1"), macro[:3])},
+        "weighted": {k: float(v) for k, v in zip(("precision", "recall", "f1"), weighted[:3])},
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "n": int(y_true.size),
+        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }

@@ -16,10 +16,17 @@ import keras
 import numpy as np
 from keras import layers
 
-from training.config import VARIANTS
+from avemo.errors import ConfigError
+from avemo.training.config import VARIANTS
 
 N_CLASSES = 6
 EMBED = 64
+#: The backbone's layers, by name, in every variant: what all four variants share, and what
+#: head-only training freezes (see :mod:`avemo.training.heads`).
+BACKBONE_LAYERS = ("face_scale", "face_cnn_steps", "face_embed", "mfcc_standardise", "mfcc_channel",
+                   "audio_cnn_steps", "audio_embed")
+#: The backbone's outputs: embeddings store dataset -> the layer that makes it.
+BACKBONE_OUTPUTS = {"face_emb": "face_embed", "audio_emb": "audio_embed"}
 
 
 @keras.saving.register_keras_serializable(package="avemo")
@@ -92,9 +99,8 @@ def build_backbone(face_shape: tuple[int, ...], mfcc_shape: tuple[int, ...],
     train-split statistics (stored in the model); frames are scaled to [0, 1] on the fly."""
     faces = keras.Input(face_shape, dtype="uint8", name="faces")
     mfcc = keras.Input(mfcc_shape, name="mfcc")
-    # TimeDistributed unrolls over the static time axis: ~50 s of one-off graph tracing, but
-    # each step's activations stay in cache; folding time into the batch traced in ~10 s and
-    # trained 2x slower on CPU (memory-bound), so the loop stays.
+    # TimeDistributed over the static time axis, not time folded into the batch: measured
+    # faster per epoch on CPU despite longer tracing (docs/model.md, speed).
     f = layers.Rescaling(1.0 / 255, name="face_scale")(faces)
     f = layers.TimeDistributed(conv_stack(face_shape[1:], "face_cnn"), name="face_cnn_steps")(f)
     face_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="face_embed")(f)
@@ -152,7 +158,7 @@ def head_and_fusion(variant: str, face_seq, audio_seq):
 
 def build_head_model(variant: str, face_steps: int = 50, audio_steps: int = 9, dim: int = EMBED) -> keras.Model:
     """The head-only model: cached backbone embeddings ``face_emb`` (T, 64) and ``audio_emb``
-    (W, 64) -> 6 probabilities (an extension beyond the paper; see training.heads)."""
+    (W, 64) -> 6 probabilities (an extension beyond the paper; see avemo.training.heads)."""
     _check_variant(variant)
     face_emb = keras.Input((face_steps, dim), name="face_emb")
     audio_emb = keras.Input((audio_steps, dim), name="audio_emb")
@@ -162,8 +168,6 @@ def build_head_model(variant: str, face_steps: int = 50, audio_steps: int = 9, d
 
 def _check_variant(variant: str) -> None:
     if variant not in HEADS:
-        from pipeline.errors import ConfigError
-
         raise ConfigError(f"unknown variant {variant!r}; known: {', '.join(HEADS)}")
 
 

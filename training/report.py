@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.demo import is_demo_corpus
-from pipeline.metadata import crowd_votes
-from pipeline.names import EMOTIONS
-from pipeline.split import read_split
-from training.config import VARIANTS
-from training.metrics import classification_report
+from avemo.corpus import is_demo_corpus
+from avemo.fileio import atomic_path, atomic_write
+from avemo.metadata import crowd_votes
+from avemo.names import EMOTIONS
+from avemo.splits import read_splits
+from avemo.training.config import VARIANTS
+from avemo.training.metrics import classification_report
 
 #: Macro F1 of the paper's Table I (test split of 10 actors).
 PAPER_F1 = {"gru": 0.640, "lstm": 0.638, "transformer": 0.625, "maxpool": 0.626}
@@ -89,7 +90,7 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
         for v, r in results.items():
             lines.append(f"| {v} | " + " | ".join(f"{r['per_class'][e]['f1']:.3f}" for e in EMOTIONS) + " |")
         lines.append("")
-    test = read_split(splits).get("test", [])
+    test = read_splits(splits).clips("test")
     human = {} if is_demo else human_baseline(test)
     if human:
         lines += ["## Human baseline: the crowd's majority vote on the same test clips", "",
@@ -103,7 +104,7 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
     _bar_chart(results, png)
     lines += [f"![macro precision, recall and F1 per model]({png.name})", ""]
     md = out_dir / "results.md"
-    md.write_text("\n".join(lines))
+    atomic_write(md, "\n".join(lines))
     return md
 
 
@@ -125,7 +126,8 @@ def _bar_chart(results: dict, png: Path) -> None:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, ncol=4, loc="upper center")
     ax.set_title("Test split, macro scores per sequence model")
-    fig.savefig(png, dpi=90)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
 
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import to_dict
-from pipeline.split import read_split
-from pipeline.errors import ConfigError
-from training.config import STRATEGIES, TrainConfig
-from training.data import (in_memory_dataset, load_split, mfcc_statistics, open_stores, select,
-                           streaming_dataset)
+from avemo.errors import ConfigError
+from avemo.fileio import atomic_path, atomic_write
+from avemo.params import to_dict
+from avemo.splits import read_splits
+from avemo.training.config import STRATEGIES, TrainConfig
+from avemo.training.data import (load_split, mfcc_statistics, open_stores, select, streaming_dataset,
+                                 tensor_dataset)
+from avemo.training.models import build_model
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,13 @@ def fit(model, train_ds, val_ds, config: TrainConfig, history_csv: str | Path | 
 
 def save_model(model, out: Path) -> None:
     """Save ``.keras`` atomically: a crash never leaves a half-written model under ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        model.save(tmp)
+
+
+def write_sidecar(model_path: Path, doc: dict) -> Path:
+    """The JSON beside a saved model (``V.keras`` -> ``V.json``): how it was trained."""
+    return atomic_write(model_path.with_suffix(".json"), json.dumps(doc, indent=1) + "\n")
 
 
 @dataclass
@@ -103,23 +107,21 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     import keras
 
     setup_tensorflow(config.seed, config.threads, config.cpu_devices)
-    from training.models import build_model
-
-    split_clips = read_split(splits)
+    split_clips = read_splits(splits)
     readers = open_stores(store)
     if config.stream:
-        train = select(readers, split_clips.get("train", []), "train")
-        val = select(readers, split_clips.get("val", []), "val")
+        train = select(readers, split_clips.clips("train"), "train")
+        val = select(readers, split_clips.clips("val"), "val")
         sample = readers["mfcc"].load(train.clip_ids[: min(len(train.clip_ids), 2000)], ["mfcc"])["mfcc"]
         mean, var = mfcc_statistics(sample)
         train_ds = streaming_dataset(readers, train, config.batch_size, True, config.seed)
         val_ds = streaming_dataset(readers, val, config.batch_size, False, config.seed)
     else:
-        train = load_split(readers, split_clips.get("train", []), "train")
-        val = load_split(readers, split_clips.get("val", []), "val")
-        mean, var = mfcc_statistics(train.mfcc)
-        train_ds = in_memory_dataset(train, config.batch_size, True, config.seed)
-        val_ds = in_memory_dataset(val, config.batch_size, False, config.seed)
+        train = load_split(readers, split_clips.clips("train"), "train")
+        val = load_split(readers, split_clips.clips("val"), "val")
+        mean, var = mfcc_statistics(train.inputs["mfcc"])
+        train_ds = tensor_dataset(train, config.batch_size, True, config.seed)
+        val_ds = tensor_dataset(val, config.batch_size, False, config.seed)
     face_shape = readers["faces"].spec("frames").shape
     mfcc_shape = readers["mfcc"].spec("mfcc").shape
     strategy = make_strategy(config.strategy)
@@ -142,7 +144,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
                "missing": {"train": len(train.missing), "val": len(val.missing)},
                "epochs_run": len(losses), "best_epoch": best + 1, "best_val_loss": float(losses[best]),
                "store_params": {m: r.params for m, r in readers.items()}}
-    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1) + "\n")
+    write_sidecar(out, sidecar)
     for r in readers.values():
         r.close()
     return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids),

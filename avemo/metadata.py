@@ -9,7 +9,7 @@ from importlib import resources
 
 
 def _read(name: str) -> list[dict[str, str]]:
-    text = resources.files("pipeline").joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.files("avemo").joinpath("data", name).read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.errors import ClipNameError
+from avemo.errors import ClipNameError
 
-#: Class index = position in this tuple (DESIGN.md).
+#: Class index = position in this tuple (docs/architecture.md, data contracts).
 EMOTIONS: tuple[str, ...] = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 #: The twelve sentence codes of CREMA-D with their text.
 SENTENCES: dict[str, str] = {

@@ -1,0 +1,14 @@
+"""Marker files that tell a demo corpus from a real one (the demo stage writes them; training
+and the report read them: the demo corpus caps epochs and gets no human baseline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEMO_MARKER = "AVEMO_DEMO_CORPUS.txt"
+UNUSED_MARKER = "NOT_USED.txt"
+
+
+def is_demo_corpus(root: str | Path | None) -> bool:
+    """Whether ``root`` is a demo corpus built by ``avemo demo-corpus`` (its marker file)."""
+    return root is not None and (Path(root) / DEMO_MARKER).is_file()

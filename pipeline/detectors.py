@@ -1,0 +1,136 @@
+"""Face detectors: each maps an image (gray or RGB uint8) to every face box found in it.
+
+Detection is kept apart from processing (docs/architecture.md): the strategies in
+:mod:`avemo.pipeline.locate` decide where to look, the processor in
+:mod:`avemo.pipeline.faces` fills gaps and crops, and either side can be swapped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import dlib
+import numpy as np
+
+from avemo.errors import ConfigError
+from avemo.pipeline.boxes import Box, largest
+
+
+class FaceDetector(Protocol):
+    """Maps an image (gray or RGB uint8) to every face box found in it."""
+
+    def __call__(self, image: np.ndarray) -> list[Box]: ...
+
+
+@lru_cache(maxsize=4)
+def _hog():
+    return dlib.get_frontal_face_detector()
+
+
+@dataclass(frozen=True)
+class HogDetector:
+    """dlib's frontal HOG + linear SVM detector; ``upsample`` doubles the image that many times
+    (finds faces smaller than the 80 px window, at 4x the cost each)."""
+
+    upsample: int = 0
+
+    def __call__(self, image: np.ndarray) -> list[Box]:
+        return [(float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
+                for r in _hog()(image, self.upsample)]
+
+
+def _model_file(name: str, needed_for: str) -> Path:
+    """A model file of the face-recognition-models package (found without importing it: its
+    ``__init__`` pulls in pkg_resources)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"{needed_for} needs the face-recognition-models package (pip install "
+                          "'avemo[models]' or face-recognition-models)")
+    return Path(list(spec.submodule_search_locations)[0]) / "models" / name
+
+
+@lru_cache(maxsize=1)
+def _mmod():
+    return dlib.cnn_face_detection_model_v1(str(_model_file("mmod_human_face_detector.dat",
+                                                            "faces.detector=cnn (else use hog)")))
+
+
+@lru_cache(maxsize=1)
+def _landmarks68():
+    return dlib.shape_predictor(str(_model_file("shape_predictor_68_face_landmarks.dat", "faces.align=true")))
+
+
+def eye_angle(gray: np.ndarray, box: Box) -> float:
+    """Roll of the face in ``box``, in degrees: the angle of the line from the image-left eye
+    centre to the image-right eye centre (68-point landmarks 36-41 and 42-47; positive when
+    the image-right eye is lower)."""
+    rect = dlib.rectangle(int(round(box[0])), int(round(box[1])), int(round(box[2])) - 1, int(round(box[3])) - 1)
+    shape = _landmarks68()(gray, rect)
+    pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(36, 48)], np.float64)
+    (lx, ly), (rx, ry) = pts[:6].mean(axis=0), pts[6:].mean(axis=0)
+    return float(np.degrees(np.arctan2(ry - ly, rx - lx)))
+
+
+@dataclass(frozen=True)
+class CnnDetector:
+    """dlib's CNN (MMOD) detector from face-recognition-models: more robust to pose, slow on CPU."""
+
+    upsample: int = 0
+
+    def __call__(self, image: np.ndarray) -> list[Box]:
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        return [(float(d.rect.left()), float(d.rect.top()), float(d.rect.right() + 1),
+                 float(d.rect.bottom() + 1)) for d in _mmod()(image, self.upsample)]
+
+
+def make_detector(name: str, upsample: int = 0) -> FaceDetector:
+    if name == "hog":
+        return HogDetector(upsample)
+    if name == "cnn":
+        return CnnDetector(upsample)
+    raise ConfigError(f"faces.detector must be hog or cnn, got {name!r}")
+
+
+def gray_of(frame) -> np.ndarray:
+    if isinstance(frame, np.ndarray):
+        return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return frame.gray()
+
+
+@lru_cache(maxsize=1)
+def _pyramid():
+    return dlib.pyramid_down(6)
+
+
+#: Side of dlib's frontal HOG boxes on the pyramid level they are found on (80-px window).
+_HOG_BOX = 72
+
+
+def level1(detect: FaceDetector, gray: np.ndarray) -> Box | None:
+    """The largest face as full-size detection finds it, for faces found on pyramid level 2 or
+    deeper (boxes of >= 104 px), else None (the caller then runs full-size detection).
+
+    dlib's HOG and MMOD detectors scan a 5/6-per-level pyramid, so detecting on the image
+    already reduced by dlib's own ``pyramid_down(6)`` and mapping the box up with its
+    ``rect_up`` repeats pyramid levels 1.. exactly (IoU 0.99 on CREMA-D) and skips level 0,
+    ~30% of the work. A face found on level 1 itself (an 86-88 px box) can also fire on level 0
+    (a 72 px box), and full-size detection keeps whichever scores higher: such a box is not
+    returned (on a jittered demo corpus, 8 of 180 clips' faces were of this size, and for all 8
+    full-size detection kept the level-0 box, IoU 0.7 to the level-1 one)."""
+    found = largest(detect(_pyramid()(gray)))
+    if found is None or found[2] - found[0] < _HOG_BOX * 1.1:  # on level 1 itself
+        return None
+    r = _pyramid().rect_up(dlib.rectangle(int(found[0]), int(found[1]), int(found[2]) - 1, int(found[3]) - 1))
+    return (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
+
+
+def detect_largest(detect: FaceDetector, gray: np.ndarray) -> Box | None:
+    """The largest face of a frame as full-frame detection finds it (pyramid levels 2.. first,
+    via :func:`level1`; the whole pyramid when that cannot tell)."""
+    return level1(detect, gray) or largest(detect(gray))
