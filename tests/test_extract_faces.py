@@ -29,7 +29,7 @@ def test_faces_store_with_recorded_failures(real_corpus, tmp_path, rng):
                                "--summary", str(tmp_path / "s.json")])
     assert res.exit_code == 0, res.output
     assert "6 stored" in res.stderr and "4 failed" in res.stderr
-    failures = {r.clip_id: r for r in csv.DictReader(open(store / "failures.csv"))}
+    failures = {r["clip_id"]: r for r in csv.DictReader(open(store / "failures.csv"))}
     assert set(failures) == {"1002_DFA_ANG_XX", "1002_DFA_DIS_XX", "1002_DFA_FEA_XX", "1002_DFA_HAP_XX"}
     assert failures["1002_DFA_HAP_XX"]["kind"] == "no face"
     assert failures["1002_DFA_DIS_XX"]["kind"] == "empty file"
@@ -62,6 +62,6 @@ def test_missing_video_is_recorded_with_the_video_as_source(real_corpus, tmp_pat
     (real_corpus / "VideoFlash" / "1001_DFA_NEU_XX.flv").unlink()  # gone after the manifest was made
     res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(tmp_path / "faces")])
     assert res.exit_code == 0 and "5 stored" in res.stderr
-    failure = {r.clip_id: r for r in csv.DictReader(open(tmp_path / "faces" / "failures.csv"))}["1001_DFA_NEU_XX"]
+    failure = {r["clip_id"]: r for r in csv.DictReader(open(tmp_path / "faces" / "failures.csv"))}["1001_DFA_NEU_XX"]
     assert failure["kind"] == "missing file"
     assert failure["source"].endswith("VideoFlash/1001_DFA_NEU_XX.flv")  # the stage's own file, not the WAV

@@ -41,7 +41,7 @@ def test_bad_files_are_recorded_and_the_rest_stored(real_corpus, tmp_path):
                                "--summary", str(summary)])
     assert res.exit_code == 0, res.output
     assert "6 stored" in res.stderr and "3 failed" in res.stderr
-    failures = {r.clip_id: r for r in csv.DictReader(open(store / "failures.csv"))}
+    failures = {r["clip_id"]: r for r in csv.DictReader(open(store / "failures.csv"))}
     assert failures["1002_DFA_ANG_XX"]["kind"] == "undecodable"
     assert failures["1002_DFA_SAD_XX"]["kind"] == "empty file"
     assert failures["1003_DFA_HAP_XX"]["kind"] == "no audio track"

@@ -6,49 +6,20 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from avemo.features.schema import face_specs, mfcc_specs
-from avemo.features.writer import SourceInfo, StoreWriter
 from avemo.cli import main
-from avemo.pipeline.config import SplitConfig
 from avemo.errors import StoreError
-from avemo.pipeline.manifest import ManifestRow
-from avemo.pipeline.split import make_split
-from avemo.splits import write_splits as write_split
 from avemo.training.config import TrainConfig, VARIANTS
 from avemo.training.metrics import classification_report
 from avemo.training.models import TransformerEncoder, build_model, load_model
 from avemo.training.report import make_report
 from avemo.training.train import train_variant
-
-EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
-FACE_SHAPE = (8, 32, 32, 3)
-
-
-def _clip_arrays(label, rng):
-    """Learnable synthetic features: the class shifts face brightness and one MFCC band."""
-    faces = rng.integers(0, 60, FACE_SHAPE).astype(np.uint8) + np.uint8(30 * label)
-    mfcc = rng.normal(0, 1, (9, 40, 40)).astype(np.float32)
-    mfcc[:, :, label * 5:(label + 1) * 5] += 3.0
-    return faces, mfcc
+from tests.stores import EMOS, clip_arrays, write_tiny_store
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A real two-modality store (12 actors x 6 emotions) and an actor-disjoint split."""
-    root = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-    clips = [f"{1001 + a}_DFA_{e}_XX" for a in range(12) for e in EMOS]
-    with StoreWriter(root / "store" / "faces", "faces", {"synthetic": True}, face_specs(8, 32)) as wf, \
-            StoreWriter(root / "store" / "mfcc", "mfcc", {"synthetic": True}, mfcc_specs((9, 40, 40))) as wm:
-        for c in clips:
-            label = EMOS.index(c.split("_")[2])
-            f, m = _clip_arrays(label, rng)
-            wf.add(c, {"frames": f, "boxes": np.zeros((8, 4), np.float32), "detected": np.ones(8, bool)},
-                   SourceInfo(c, 1, "0"))
-            wm.add(c, {"mfcc": m}, SourceInfo(c, 1, "0"))
-    rows = [ManifestRow.for_clip(c) for c in clips]
-    split = write_split(make_split(rows, SplitConfig(test_actors=2, val_actors=2, stratify="none")), root / "splits.json")
-    return root / "store", split
+    return write_tiny_store(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -93,7 +64,7 @@ def test_trains_saves_and_loads(tiny, tmp_path, variant):
     assert len(side["mfcc_mean"]) == 40 and side["best_epoch"] >= 1
     model = load_model(r.model_path)  # safe mode
     rng = np.random.default_rng(5)
-    f, m = _clip_arrays(2, rng)
+    f, m = clip_arrays(2, rng)
     x = {"faces": f[None], "mfcc": m[None]}
     again = load_model(r.model_path)
     np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))

@@ -90,10 +90,10 @@ def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, e
 @click.pass_context
 def embed_cmd(ctx, model_path, store, out, batch_size, shard_size, force):
     """Run a trained model's backbone once over every clip: face_emb (50, 64) and audio_emb (9, 64)."""
+    from avemo.training import backend
     from avemo.training.embed import embed_store
-    from avemo.training.train import setup_tensorflow
 
-    setup_tensorflow(0)
+    backend.setup(0)
     store_cfg = section(StoreConfig, params_of(ctx), "store", shard_size=shard_size)
     r = embed_store(model_path, store, out, store_cfg, batch_size=batch_size, force=force)
     click.echo(f"embeddings: {r.stored} stored, {r.skipped} already stored, {r.failed} failed"

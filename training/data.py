@@ -1,10 +1,12 @@
-"""The trainer's input pipeline: a split's arrays from feature stores, as tf.data.
+"""The trainer's input pipeline: a split's arrays from feature stores, in shuffled batches.
 
-Default: the split is loaded into memory and served with ``from_tensor_slices``; frames stay
-uint8 and are scaled inside the model. ``stream`` reads clips from the HDF5 shards on the fly,
-for stores larger than memory. The same functions feed end-to-end training (faces and MFCC
-stores) and head-only training (the embeddings store): a model input is named by the store
-and dataset it comes from (:data:`END_TO_END`, :data:`HEAD_ONLY`).
+Default: the split is loaded into memory; ``stream`` reads clips from the HDF5 shards on the
+fly, for stores larger than memory. Frames stay uint8 and are scaled inside the model. Under
+the TensorFlow backend batches come from ``tf.data``; under JAX and PyTorch from a
+``keras.utils.PyDataset`` over numpy (no TensorFlow needed). The same functions feed
+end-to-end training (faces and MFCC stores) and head-only training (the embeddings store): a
+model input is named by the store and dataset it comes from (:data:`END_TO_END`,
+:data:`HEAD_ONLY`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+import keras
 import numpy as np
 
 from avemo.errors import StoreError
 from avemo.features.reader import StoreReader
 from avemo.features.schema import STORE_META
 from avemo.names import parse_clip_name
+from avemo.training import backend
 
 log = logging.getLogger(__name__)
 #: Model input -> (store, dataset), for the full model and for the head-only model.
@@ -91,8 +95,32 @@ def mfcc_statistics(mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat.mean(axis=0), np.maximum(flat.var(axis=0), 1e-8)
 
 
+class Batches(keras.utils.PyDataset):
+    """Shuffled batches for backends without tf.data: ``(inputs, labels)`` per batch, the order
+    drawn anew each epoch from a generator seeded once (as tf.data's reshuffle does)."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int, take):
+        super().__init__()
+        self.n, self.batch_size, self.shuffle, self.take = n, batch_size, shuffle, take
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(n) if shuffle else np.arange(n)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __getitem__(self, i: int):
+        return self.take(self._order[i * self.batch_size:(i + 1) * self.batch_size])
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self._order = self._rng.permutation(self.n)
+
+
 def tensor_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int):
     """Batches of the loaded inputs and labels, reshuffled every epoch with ``seed``."""
+    if backend.name() != "tensorflow":
+        return Batches(len(data.labels), batch_size, shuffle, seed,
+                       lambda idx: ({k: a[idx] for k, a in data.inputs.items()}, data.labels[idx]))
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((dict(data.inputs), data.labels))
@@ -104,6 +132,12 @@ def tensor_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int):
 def streaming_dataset(readers: Mapping[str, StoreReader], data: SplitData, batch_size: int, shuffle: bool,
                       seed: int, inputs: Mapping[str, tuple[str, str]] = END_TO_END):
     """Clips read from the shards as they are needed (order shuffled per epoch with the seed)."""
+    if backend.name() != "tensorflow":
+        def take(idx):
+            return ({name: np.stack([readers[store].read(data.clip_ids[i], dataset) for i in idx])
+                     for name, (store, dataset) in inputs.items()}, data.labels[idx])
+
+        return Batches(len(data.labels), batch_size, shuffle, seed, take)
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)

@@ -21,6 +21,7 @@ from avemo.errors import StoreError
 from avemo.features.config import StoreConfig
 from avemo.features.schema import DatasetSpec
 from avemo.features.writer import RunReport, SourceInfo, StoreWriter
+from avemo.training import backend
 from avemo.training.data import open_stores
 from avemo.training.models import BACKBONE_LAYERS, BACKBONE_OUTPUTS, load_model
 
@@ -50,7 +51,7 @@ def backbone_hash(model) -> str:
         h.update(np.ascontiguousarray(a).tobytes())
     for name in BACKBONE_LAYERS:
         for i, w in enumerate(model.get_layer(name).weights):  # not w.path: it differs once reloaded
-            a = np.ascontiguousarray(np.asarray(w))
+            a = np.ascontiguousarray(backend.to_numpy(w))
             h.update(f"{name}/{i}:{a.dtype}{a.shape};".encode())
             h.update(a.tobytes())
     return h.hexdigest()
@@ -103,7 +104,7 @@ def embed_store(model_path: str | Path, store: str | Path, out: str | Path, stor
             chunk = todo[start:start + batch_size]
             ids = [c for c, _ in chunk]
             x = {"faces": faces.load(ids, ["frames"])["frames"], "mfcc": mfcc.load(ids, ["mfcc"])["mfcc"]}
-            face_emb, audio_emb = (np.asarray(a, np.float32) for a in backbone(x, training=False))
+            face_emb, audio_emb = (backend.to_numpy(a).astype(np.float32) for a in backbone(x, training=False))
             for i, (clip, info) in enumerate(chunk):
                 writer.add(clip, {"face_emb": face_emb[i], "audio_emb": audio_emb[i]}, info)
             report.stored += len(chunk)

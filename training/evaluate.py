@@ -12,6 +12,7 @@ import numpy as np
 from avemo.fileio import atomic_path, atomic_write
 from avemo.names import EMOTIONS
 from avemo.splits import read_splits
+from avemo.training import backend
 from avemo.training.data import load_split, open_stores
 from avemo.training.metrics import classification_report
 from avemo.training.models import load_model
@@ -26,8 +27,8 @@ def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Pa
     data = load_split(readers, read_splits(splits).clips(split), split)
     # Eager calls in batches: one pass over the test split does not repay tracing a graph;
     # same probabilities as model.predict up to float rounding.
-    probs = np.concatenate([np.asarray(model({k: a[i:i + batch_size] for k, a in data.inputs.items()},
-                                             training=False))
+    probs = np.concatenate([backend.to_numpy(model({k: a[i:i + batch_size] for k, a in data.inputs.items()},
+                                                   training=False))
                             for i in range(0, len(data.labels), batch_size)])
     pred = probs.argmax(axis=1)
     report = classification_report(data.labels, pred)

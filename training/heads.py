@@ -18,11 +18,12 @@ from avemo.errors import ConfigError, StoreError
 from avemo.features.reader import StoreReader
 from avemo.params import to_dict
 from avemo.splits import read_splits
+from avemo.training import backend
 from avemo.training.config import TrainConfig
 from avemo.training.data import HEAD_ONLY, load_split, open_modality, tensor_dataset
 from avemo.training.embed import MODALITY, backbone_hash, mfcc_statistics_of
 from avemo.training.models import BACKBONE_LAYERS, build_head_model, build_model, load_model
-from avemo.training.train import TrainResult, fit, save_model, setup_tensorflow, write_sidecar
+from avemo.training.train import TrainResult, fit, save_model, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
     if config.strategy == "mirrored":
         raise ConfigError("head-only training runs on one device (seconds per epoch); MirroredStrategy is for "
                           "end-to-end training: drop --strategy mirrored / heads.strategy")
-    setup_tensorflow(config.seed, config.threads, config.cpu_devices)
+    backend.setup(config.seed, config.threads, config.cpu_devices)
     reader = open_embeddings(embeddings)
     params = reader.params
     backbone = Path(backbone) if backbone else Path(params["model_path"])
@@ -105,7 +106,7 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
     best = int(np.argmin(losses))
     sidecar = {"variant": variant, "mode": "heads", "train": to_dict(config), "backbone": str(backbone),
                "backbone_sha256": params["backbone_sha256"], "embeddings": str(embeddings),
-               "head_model": head_path(out).name, "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
+               "head_model": head_path(out).name, "backend": backend.name(), "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
                "missing": {"train": len(train.missing), "val": len(val.missing)}, "epochs_run": len(losses),
                "best_epoch": best + 1, "best_val_loss": float(losses[best])}
     write_sidecar(out, sidecar)

@@ -9,56 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.errors import ConfigError
 from avemo.fileio import atomic_path, atomic_write
 from avemo.params import to_dict
 from avemo.splits import read_splits
-from avemo.training.config import STRATEGIES, TrainConfig
+from avemo.training import backend
+from avemo.training.config import TrainConfig
 from avemo.training.data import (load_split, mfcc_statistics, open_stores, select, streaming_dataset,
                                  tensor_dataset)
 from avemo.training.models import build_model
 
 log = logging.getLogger(__name__)
-
-
-def setup_tensorflow(seed: int, threads: int = 0, cpu_devices: int = 0) -> None:
-    """Deterministic training: seeds, deterministic ops, thread counts and (``cpu_devices > 1``)
-    the CPU split into logical devices, all before TensorFlow's first op."""
-    import keras
-    import tensorflow as tf
-
-    if cpu_devices > 1:
-        cpus = tf.config.list_physical_devices("CPU")
-        try:
-            tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
-        except RuntimeError as exc:
-            raise ConfigError(f"train.cpu_devices={cpu_devices}: TensorFlow is already initialised in this "
-                              f"process; logical devices must be set before the first op") from exc
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # already initialised in this process (tests): keep its setting
-            log.debug("TensorFlow threads already set")
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def make_strategy(name: str):
-    """The tf.distribute strategy for ``name``: ``auto`` is ``mirrored`` when more than one GPU
-    is visible, else ``default`` (one device); ``mirrored`` replicates the model on every GPU,
-    or on every logical CPU device when there is no GPU, and splits each batch between them."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "auto":
-        name = "mirrored" if len(gpus) > 1 else "default"
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name != "mirrored":
-        raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
-    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices)
 
 
 def fit(model, train_ds, val_ds, config: TrainConfig, history_csv: str | Path | None = None, verbose: int = 2):
@@ -106,7 +66,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     (best weights restored); save ``out`` (``.keras``) and the MFCC statistics beside it."""
     import keras
 
-    setup_tensorflow(config.seed, config.threads, config.cpu_devices)
+    backend.setup(config.seed, config.threads, config.cpu_devices)
     split_clips = read_splits(splits)
     readers = open_stores(store)
     if config.stream:
@@ -124,11 +84,10 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
         val_ds = tensor_dataset(val, config.batch_size, False, config.seed)
     face_shape = readers["faces"].spec("frames").shape
     mfcc_shape = readers["mfcc"].spec("mfcc").shape
-    strategy = make_strategy(config.strategy)
-    if strategy.num_replicas_in_sync > 1:  # the batch stays the paper's 16 clips, split between replicas
-        log.warning("training %s on %d replicas (%s); global batch %d", variant, strategy.num_replicas_in_sync,
-                    type(strategy).__name__, config.batch_size)
-    with strategy.scope():
+    scope, replicas = backend.make_strategy(config.strategy)
+    if replicas > 1:  # the batch stays the paper's 16 clips, split between replicas
+        log.warning("training %s on %d replicas; global batch %d", variant, replicas, config.batch_size)
+    with scope:
         model = build_model(variant, face_shape, mfcc_shape, mean, var)
         model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
@@ -140,7 +99,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     best = int(np.argmin(losses))
     sidecar = {"variant": variant, "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
-               "replicas": strategy.num_replicas_in_sync,
+               "replicas": replicas, "backend": backend.name(),
                "missing": {"train": len(train.missing), "val": len(val.missing)},
                "epochs_run": len(losses), "best_epoch": best + 1, "best_val_loss": float(losses[best]),
                "store_params": {m: r.params for m, r in readers.items()}}
@@ -148,4 +107,4 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     for r in readers.values():
         r.close()
     return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids),
-                       strategy.num_replicas_in_sync)
+                       replicas)

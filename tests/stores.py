@@ -1,0 +1,43 @@
+"""A tiny learnable two-modality store written with the real store writer (for trainer tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from avemo.features.schema import face_specs, mfcc_specs
+from avemo.features.writer import SourceInfo, StoreWriter
+from avemo.pipeline.config import SplitConfig
+from avemo.pipeline.manifest import ManifestRow
+from avemo.pipeline.split import make_split
+from avemo.splits import write_splits
+
+EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+FACE_SHAPE = (8, 32, 32, 3)
+
+
+def clip_arrays(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable synthetic features: the class shifts face brightness and one MFCC band."""
+    faces = rng.integers(0, 60, FACE_SHAPE).astype(np.uint8) + np.uint8(30 * label)
+    mfcc = rng.normal(0, 1, (9, 40, 40)).astype(np.float32)
+    mfcc[:, :, label * 5:(label + 1) * 5] += 3.0
+    return faces, mfcc
+
+
+def write_tiny_store(root: Path, actors: int = 12, seed: int = 0) -> tuple[Path, Path]:
+    """``root/store/{faces,mfcc}`` of ``actors`` x 6 clips, and ``root/splits.json`` (2 test and
+    2 validation actors) -> (store root, splits file)."""
+    rng = np.random.default_rng(seed)
+    clips = [f"{1001 + a}_DFA_{e}_XX" for a in range(actors) for e in EMOS]
+    with StoreWriter(root / "store" / "faces", "faces", {"synthetic": True}, face_specs(8, 32)) as wf, \
+            StoreWriter(root / "store" / "mfcc", "mfcc", {"synthetic": True}, mfcc_specs((9, 40, 40))) as wm:
+        for c in clips:
+            f, m = clip_arrays(EMOS.index(c.split("_")[2]), rng)
+            wf.add(c, {"frames": f, "boxes": np.zeros((8, 4), np.float32), "detected": np.ones(8, bool)},
+                   SourceInfo(c, 1, "0"))
+            wm.add(c, {"mfcc": m}, SourceInfo(c, 1, "0"))
+    rows = [ManifestRow.for_clip(c) for c in clips]
+    splits = write_splits(make_split(rows, SplitConfig(test_actors=2, val_actors=2, stratify="none")),
+                          root / "splits.json")
+    return root / "store", splits
