@@ -96,11 +96,16 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
             model = build_model(v)
             model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
             ds = tensor_dataset(part, batch, True, 0)
+            warm_ds = tensor_dataset(warm, batch, False, 0)
             t = time.perf_counter()
-            model.fit(tensor_dataset(warm, batch, True, 0), epochs=1, verbose=0)  # compiles the train step
+            model.fit(warm_ds, epochs=1, verbose=0)  # compiles the train step
             t_warm = time.perf_counter() - t
+            t = time.perf_counter()
+            model.evaluate(warm_ds, verbose=0)  # compiles the test step (validation, evaluation)
+            t_warm_eval = time.perf_counter() - t
             model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)  # warm the numpy path too
             t_pipe = _timed(lambda: model.fit(ds, epochs=1, verbose=0), repeat)
+            t_eval = _timed(lambda: model.evaluate(ds, verbose=0), repeat)
             t_np = _timed(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True), repeat)
             t_data = _timed(lambda: [None for _b in ds], repeat)  # the input pipeline alone
             step = t_pipe / steps
@@ -111,12 +116,17 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
                  "baseline": None, "ratio": None, "target": ""},
                 {"metric": f"{v}: compile (first call, 2 steps, less 2 steps)", "value": t_warm - 2 * step,
                  "unit": "s", "baseline": None, "ratio": None, "target": ""},
+                {"metric": f"{v}: evaluation pass, per clip (forward only)", "value": t_eval / k * 1e3,
+                 "unit": "ms", "baseline": step / batch * 1e3, "ratio": t_eval / t_pipe, "target": "share of a train step"},
+                {"metric": f"{v}: compile of the evaluation step", "value": t_warm_eval - 2 * t_eval / steps,
+                 "unit": "s", "baseline": None, "ratio": None, "target": ""},
                 {"metric": f"{v}: avemo input pipeline vs numpy feeding", "value": t_pipe, "unit": "s",
                  "baseline": t_np, "ratio": t_np / t_pipe, "target": ">= 0.9 (throughput vs numpy)"},
                 {"metric": f"{v}: input pipeline alone, share of the steps", "value": t_data, "unit": "s",
                  "baseline": t_pipe, "ratio": t_data / t_pipe, "target": "share"},
             ]
-            print(f"{v}: {step * epoch_steps:.1f} s per epoch, compile {t_warm - 2 * step:.1f} s", flush=True)
+            print(f"{v}: {step * epoch_steps:.1f} s per epoch, compile {t_warm - 2 * step:.1f} s, "
+                  f"evaluation {t_eval / k * 1e3:.2f} ms/clip", flush=True)
         for r in readers.values():
             r.close()
     print_table(f"Training on {backend.device_name()}, Keras backend {backend.name()} ({n} CREMA-D-shaped "

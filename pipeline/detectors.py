@@ -118,11 +118,10 @@ def level1(detect: FaceDetector, gray: np.ndarray) -> Box | None:
 
     dlib's HOG and MMOD detectors scan a 5/6-per-level pyramid, so detecting on the image
     already reduced by dlib's own ``pyramid_down(6)`` and mapping the box up with its
-    ``rect_up`` repeats pyramid levels 1.. exactly (IoU 0.99 on CREMA-D) and skips level 0,
-    ~30% of the work. A face found on level 1 itself (an 86-88 px box) can also fire on level 0
-    (a 72 px box), and full-size detection keeps whichever scores higher: such a box is not
-    returned (on a jittered demo corpus, 8 of 180 clips' faces were of this size, and for all 8
-    full-size detection kept the level-0 box, IoU 0.7 to the level-1 one)."""
+    ``rect_up`` repeats pyramid levels 1.. and skips level 0, a good part of the work. A face
+    found on level 1 itself (an 86-88 px box) can also fire on level 0 (a 72 px box), and
+    full-size detection keeps whichever scores higher: such a box is not returned. The
+    measurements behind both rules are in docs/faces.md."""
     found = largest(detect(_pyramid()(gray)))
     if found is None or found[2] - found[0] < _HOG_BOX * 1.1:  # on level 1 itself
         return None

@@ -13,6 +13,6 @@ def _controller():
 
 
 def single_threaded_blas():
-    """Context manager: BLAS uses one thread inside it (~0.2 ms to enter), so stored features
+    """Context manager: BLAS uses one thread inside it (cheap to enter), so stored features
     are the same bytes in the parent, in joblib workers and on a dask cluster."""
     return _controller().limit(limits=1, user_api="blas")

@@ -67,10 +67,11 @@ def squares(frames: list, corners: list[tuple[int, int, int]], size: int) -> np.
     its square ``(x0, y0, side)``, black where it lies outside the frame, anti-aliased.
 
     YUV frames: luma resized to 2*size and chroma to size (I420 geometry), converted once, then
-    an exact 2:1 area average (~0.03 ms a crop; converting first costs ~0.25 ms). A frame asked
+    an exact 2:1 area average (cheaper than converting the whole square first). A frame asked
     twice for one square is cropped once, and YUV frames with the same side are cropped as one
     stack, one OpenCV call per step: for sides >= 2*size (shrinking) bilinear weights never
-    reach across stacked patches, so the crops are the same bytes as one at a time, ~2x faster.
+    reach across stacked patches, so the crops are the same bytes as one at a time, and faster
+    (docs/faces.md).
     """
     out = np.empty((len(frames), size, size, 3), np.uint8)
     done: dict[tuple, int] = {}

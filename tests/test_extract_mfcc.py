@@ -112,7 +112,7 @@ def test_resume_after_sigkill_gives_identical_datasets(demo_corpus, tmp_path):
                                 "--shard-size", "1"]).exit_code == 0
     crashed = tmp_path / "crashed"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "extract", "mfcc", "--manifest", str(m),
+    proc = subprocess.Popen([sys.executable, "-m", "avemo", "extract", "mfcc", "--manifest", str(m),
                              "--out", str(crashed), "--shard-size", "1"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

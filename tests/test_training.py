@@ -10,7 +10,9 @@ from avemo.cli import main
 from avemo.errors import StoreError
 from avemo.training.config import TrainConfig, VARIANTS
 from avemo.training.metrics import classification_report
-from avemo.training.models import TransformerEncoder, build_model, load_model
+from avemo.splits import read_splits
+from avemo.training.data import load_split, open_stores
+from avemo.training.models import TransformerEncoder, bn_momentum_for, build_model, load_model
 from avemo.training.report import make_report
 from avemo.training.train import train_variant
 from tests.stores import EMOS, clip_arrays, write_tiny_store
@@ -68,6 +70,32 @@ def test_trains_saves_and_loads(tiny, tmp_path, variant):
     x = {"faces": f[None], "mfcc": m[None]}
     again = load_model(r.model_path)
     np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
+
+
+def test_batchnorm_statistics_settle_on_a_small_training_set(tiny, tmp_path):
+    """48 training clips at batch 8 are 6 steps of 8 frames an epoch: with Keras' default
+    momentum (0.99) the moving averages that inference normalises with would still be ~40% their
+    initial values after two epochs; the trained model's must be close to the data's."""
+    store, splits = tiny
+    r = train_variant("maxpool", store, splits, tmp_path / "m.keras",
+                      TrainConfig(epochs=2, batch_size=8, lr=1e-3, patience=5, seed=0), verbose=0)
+    model = load_model(r.model_path)
+    cnn = model.get_layer("face_cnn_steps").layer
+    bn = cnn.get_layer("bn1")
+    assert bn.momentum == pytest.approx(1 - 1 / (6 * 8))
+    conv = keras.Model(cnn.input, cnn.get_layer("conv1").output)
+    data = load_split(open_stores(store), read_splits(splits).clips("train"), "train")
+    x = data.inputs["faces"].reshape(-1, *data.inputs["faces"].shape[2:]).astype("float32") / 255
+    act = np.asarray(conv(x)).reshape(-1, 32)
+    true_var, moving_var = act.var(axis=0), np.asarray(bn.moving_variance)
+    # how far the moving variance still is from the data's, relative to where it started (1.0)
+    lag = np.abs(moving_var - true_var) / np.abs(1.0 - true_var)
+    assert np.median(lag) < 0.25, np.median(lag)
+
+
+def test_batchnorm_momentum_is_keras_default_on_large_training_sets():
+    assert bn_momentum_for(363, 9) == 0.99 and bn_momentum_for(4, 50) == 0.99  # full CREMA-D; demo faces
+    assert bn_momentum_for(4, 9) == pytest.approx(1 - 1 / 36)  # the demo's MFCC windows
 
 
 def test_training_is_deterministic(tiny, tmp_path):
@@ -211,7 +239,7 @@ def test_mirrored_strategy_on_two_logical_cpu_devices(tiny, tmp_path):
 
     store, splits = tiny
     out = tmp_path / "m.keras"
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "train", "--variant", "maxpool", "--store", str(store),
+    proc = subprocess.run([sys.executable, "-m", "avemo", "train", "--variant", "maxpool", "--store", str(store),
                            "--splits", str(splits), "--out", str(out), "--epochs", "2", "--batch-size", "8",
                            "--lr", "0.002", "--strategy", "mirrored", "--cpu-devices", "2"],
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})

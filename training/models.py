@@ -81,19 +81,20 @@ class TransformerEncoder(layers.Layer):
                 "dropout": self.dropout}
 
 
-def conv_stack(input_shape: tuple[int, ...], name: str) -> keras.Model:
+def conv_stack(input_shape: tuple[int, ...], name: str, bn_momentum: float = 0.99) -> keras.Model:
     """The per-step CNN: 3 x (Conv2D 32 3x3 'same', BatchNorm, ReLU, MaxPool 2x2), flattened."""
     x = inp = keras.Input(input_shape)
     for i in range(3):
         x = layers.Conv2D(32, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
     return keras.Model(inp, layers.Flatten()(x), name=name)
 
 
 def build_backbone(face_shape: tuple[int, ...], mfcc_shape: tuple[int, ...],
-                   mfcc_mean: np.ndarray | None = None, mfcc_var: np.ndarray | None = None):
+                   mfcc_mean: np.ndarray | None = None, mfcc_var: np.ndarray | None = None,
+                   bn_momentum: tuple[float, float] = (0.99, 0.99)):
     """Inputs and per-step embeddings: (faces uint8 (T, H, W, 3), mfcc (W, F, C)) ->
     (face_seq (T, 64), audio_seq (W, 64)). MFCCs are standardised per coefficient with the
     train-split statistics (stored in the model); frames are scaled to [0, 1] on the fly."""
@@ -102,14 +103,14 @@ def build_backbone(face_shape: tuple[int, ...], mfcc_shape: tuple[int, ...],
     # TimeDistributed over the static time axis, not time folded into the batch: measured
     # faster per epoch on CPU despite longer tracing (docs/model.md, speed).
     f = layers.Rescaling(1.0 / 255, name="face_scale")(faces)
-    f = layers.TimeDistributed(conv_stack(face_shape[1:], "face_cnn"), name="face_cnn_steps")(f)
+    f = layers.TimeDistributed(conv_stack(face_shape[1:], "face_cnn", bn_momentum[0]), name="face_cnn_steps")(f)
     face_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="face_embed")(f)
     n_coef = mfcc_shape[-1]
     mean = np.zeros(n_coef) if mfcc_mean is None else np.asarray(mfcc_mean)
     var = np.ones(n_coef) if mfcc_var is None else np.asarray(mfcc_var)
     a = layers.Normalization(axis=-1, mean=mean, variance=var, name="mfcc_standardise")(mfcc)
     a = layers.Reshape((*mfcc_shape, 1), name="mfcc_channel")(a)
-    a = layers.TimeDistributed(conv_stack((*mfcc_shape[1:], 1), "audio_cnn"), name="audio_cnn_steps")(a)
+    a = layers.TimeDistributed(conv_stack((*mfcc_shape[1:], 1), "audio_cnn", bn_momentum[1]), name="audio_cnn_steps")(a)
     audio_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="audio_embed")(a)
     return (faces, mfcc), (face_seq, audio_seq)
 
@@ -139,11 +140,25 @@ assert tuple(HEADS) == VARIANTS
 
 
 def build_model(variant: str, face_shape=(50, 64, 64, 3), mfcc_shape=(9, 40, 40),
-                mfcc_mean=None, mfcc_var=None) -> keras.Model:
-    """The full model of one variant: inputs ``faces`` and ``mfcc``, output 6 probabilities."""
+                mfcc_mean=None, mfcc_var=None, bn_momentum: tuple[float, float] = (0.99, 0.99)) -> keras.Model:
+    """The full model of one variant: inputs ``faces`` and ``mfcc``, output 6 probabilities.
+    ``bn_momentum``: of the face and the audio CNN's BatchNorm averages (:func:`bn_momentum_for`)."""
     _check_variant(variant)
-    inputs, (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var)
+    inputs, (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var, bn_momentum)
     return keras.Model(inputs, head_and_fusion(variant, face_seq, audio_seq), name=f"avemo_{variant}")
+
+
+def bn_momentum_for(steps_per_epoch: int, time_steps: int, default: float = 0.99) -> float:
+    """BatchNorm momentum whose moving averages settle within one epoch.
+
+    A per-step CNN's BatchNorm updates its averages once per time step of every training step
+    (TimeDistributed calls it ``time_steps`` times), so an epoch makes ``steps x time_steps``
+    updates. Keras' default 0.99 (a horizon of ~100 updates) is kept wherever an epoch makes at
+    least 100 (full CREMA-D: ~360 x 9 for the MFCC windows); below that the horizon shrinks to
+    one epoch (``1 - 1/updates``). With the default, a small training set (the demo corpus: 4
+    steps of 9 MFCC windows an epoch) ends training with averages still half their initial
+    values, and inference (validation, evaluation) normalises with the wrong statistics."""
+    return min(default, 1.0 - 1.0 / max(steps_per_epoch * time_steps, 2))
 
 
 def head_and_fusion(variant: str, face_seq, audio_seq):

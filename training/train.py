@@ -16,7 +16,7 @@ from avemo.training import backend
 from avemo.training.config import TrainConfig
 from avemo.training.data import (load_split, mfcc_statistics, open_stores, select, streaming_dataset,
                                  tensor_dataset)
-from avemo.training.models import build_model
+from avemo.training.models import bn_momentum_for, build_model
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,9 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     if replicas > 1:  # the batch stays the paper's 16 clips, split between replicas
         log.warning("training %s on %d replicas; global batch %d", variant, replicas, config.batch_size)
     with scope:
-        model = build_model(variant, face_shape, mfcc_shape, mean, var)
+        steps = -(-len(train.clip_ids) // config.batch_size)
+        momentum = (bn_momentum_for(steps, face_shape[0]), bn_momentum_for(steps, mfcc_shape[0]))
+        model = build_model(variant, face_shape, mfcc_shape, mean, var, momentum)
         model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     out = Path(out)
