@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.common import CREMA_D_CLIPS, FIXTURES, print_table, save  # noqa: E402
+from benchmarks.common import CREMA_D_CLIPS, FIXTURES, best_of, print_table, save  # noqa: E402
 from avemo.pipeline.config import FaceConfig  # noqa: E402
 from avemo.pipeline.boxes import iou, largest  # noqa: E402
 from avemo.pipeline.detectors import HogDetector  # noqa: E402
@@ -45,15 +44,6 @@ def naive(path: Path) -> list:
     frames, _ = read_sampled_frames(path, 50)
     det = HogDetector()
     return [largest(det(f.rgb())) for f in frames]
-
-
-def timed(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def video_files(root: Path, limit: int | None = None) -> list[Path]:
@@ -91,10 +81,10 @@ def main(repeat: int = 9, videos: Path | None = None, limit: int | None = None) 
             for name in configs:
                 t_stage[name][p] = float("inf")
             for _ in range(repeat):
-                t_dec[p] = min(t_dec[p], timed(lambda: decode_only(p), 1))
+                t_dec[p] = min(t_dec[p], best_of(lambda: decode_only(p), 1))
                 for name, cfg in configs.items():
-                    t_stage[name][p] = min(t_stage[name][p], timed(lambda: face_track(p, cfg), 1))
-        t_naive = float(np.mean([timed(lambda: naive(p), 2) for p in clips]))
+                    t_stage[name][p] = min(t_stage[name][p], best_of(lambda: face_track(p, cfg), 1))
+        t_naive = float(np.mean([best_of(lambda: naive(p), 2) for p in clips]))
     dec = float(np.mean(list(t_dec.values())))
     rows = [{"metric": "decode only (all frames)", "value": dec * 1e3, "unit": "ms/clip", "baseline": None,
              "ratio": None, "target": ""},

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import print_table, save  # noqa: E402
+from benchmarks.common import best_of, print_table, save  # noqa: E402
 from avemo.features.schema import face_specs, mfcc_specs  # noqa: E402
 from avemo.features.writer import SourceInfo, StoreWriter  # noqa: E402
 from avemo.training.config import VARIANTS  # noqa: E402
@@ -53,15 +53,6 @@ def make_store(root: Path, n: int, rng: np.random.Generator) -> list[str]:
                    SourceInfo(c, 1, "0"))
             wm.add(c, {"mfcc": rng.normal(size=(9, 40, 40)).astype(np.float32)}, SourceInfo(c, 1, "0"))
     return clips
-
-
-def _timed(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps: int = 0) -> list[dict]:
@@ -104,10 +95,10 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
             model.evaluate(warm_ds, verbose=0)  # compiles the test step (validation, evaluation)
             t_warm_eval = time.perf_counter() - t
             model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)  # warm the numpy path too
-            t_pipe = _timed(lambda: model.fit(ds, epochs=1, verbose=0), repeat)
-            t_eval = _timed(lambda: model.evaluate(ds, verbose=0), repeat)
-            t_np = _timed(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True), repeat)
-            t_data = _timed(lambda: [None for _b in ds], repeat)  # the input pipeline alone
+            t_pipe = best_of(lambda: model.fit(ds, epochs=1, verbose=0), repeat)
+            t_eval = best_of(lambda: model.evaluate(ds, verbose=0), repeat)
+            t_np = best_of(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True), repeat)
+            t_data = best_of(lambda: [None for _b in ds], repeat)  # the input pipeline alone
             step = t_pipe / steps
             rows += [
                 {"metric": f"{v}: one epoch of {n} clips ({epoch_steps} steps)", "value": step * epoch_steps,
