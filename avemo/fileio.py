@@ -8,6 +8,7 @@ the target holds either its old or its new content, never a mix.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from pathlib import Path
 from typing import Iterator
@@ -62,3 +63,13 @@ def atomic_write(path: str | Path, content: str | bytes) -> Path:
         else:
             tmp.write_bytes(content)
     return Path(path)
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (hex), read in chunks: a clip's source identity, a shard's
+    checksum."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -55,6 +55,23 @@ def bench_mfcc(repeat_clips: int = 20) -> list[dict]:
     ]
 
 
+def _checksum_cost(tmp: Path, data: np.ndarray, order: list[int]) -> dict:
+    """Random reads of one clip's chunk through h5py, with and without Fletcher-32 checksums."""
+    import h5py
+
+    times = {}
+    for checked in (False, True):
+        path = tmp / f"chunks-{checked}.h5"
+        with h5py.File(path, "w") as f:
+            f.create_dataset("x", data=data, chunks=(1, *data.shape[1:]), fletcher32=checked)
+        with h5py.File(path, "r") as f:
+            ds = f["x"]
+            times[checked] = best_of(lambda: [ds[i] for i in order]) / len(order)
+    return {"metric": "read one clip's frames: h5py with Fletcher-32 vs without", "value": times[True] * 1e3,
+            "unit": "ms", "baseline": times[False] * 1e3, "ratio": times[True] / times[False],
+            "target": "checksum cost"}
+
+
 def bench_store(n: int = 200) -> list[dict]:
     rng = np.random.default_rng(0)
     rows = []
@@ -85,6 +102,8 @@ def bench_store(n: int = 200) -> list[dict]:
 
             t_store = best_of(from_store) / n
             t_mem = best_of(from_memory) / n
+            if modality == "faces":  # the Fletcher-32 checksums' share: the same chunks without them
+                rows.append(_checksum_cost(Path(tmp), arrays[name], [pos[c] for c in order]))
             t_load = best_of(lambda: reader.load(order, [name])) / n
             reader.close()
             target = "<= 0.5 ms" if modality == "faces" else ""

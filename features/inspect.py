@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from avemo.errors import StoreError
-from avemo.fileio import atomic_path
+from avemo.fileio import atomic_path, file_sha256
 from avemo.features.reader import StoreReader
 from avemo.features.schema import (BOOKKEEPING, FAILURES_FILE, PARTIAL_SUFFIX, SCHEMA_VERSION,
                              SHARD_PREFIX, SHARD_SUFFIX)
@@ -40,6 +40,7 @@ def summarize(root: str | Path) -> dict:
         "store": str(root), "modality": reader.modality, "schema_version": reader.meta["schema_version"],
         "clips": len(reader), "shards": shards, "bytes": sum(s["bytes"] or 0 for s in shards),
         "stale_rows": rows_total - len(reader),
+        "checksummed_shards": sum(s["name"] in read_index_file(root).get("shard_sha256", {}) for s in shards),
         "datasets": {s.name: {"shape": list(s.shape), "dtype": s.dtype} for s in reader.specs},
         "class_counts": {e: classes.get(e, 0) for e in EMOTIONS},
         "failures": len(failures),
@@ -54,6 +55,8 @@ def format_summary(s: dict) -> str:
     lines = [f"store      {s['store']}  ({s['modality']}, schema v{s['schema_version']})",
              f"clips      {s['clips']} in {len(s['shards'])} shard(s), {mb:.1f} MB"
              + (f", {s['stale_rows']} stale row(s) of re-extracted clips" if s["stale_rows"] else ""),
+             f"checksums  {s['checksummed_shards']} of {len(s['shards'])} shard(s) have a recorded SHA-256 "
+             "(`--verify` checks them and every chunk's Fletcher-32)",
              "datasets   " + "; ".join(f"{n} {tuple(d['shape'])} {d['dtype']}" for n, d in s["datasets"].items()),
              "classes    " + "  ".join(f"{k} {v}" for k, v in s["class_counts"].items()),
              f"failures   {s['failures']}" + (" (" + ", ".join(f"{k}: {v}" for k, v in
@@ -177,7 +180,9 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path,
 
 
 def verify(root: str | Path) -> list[str]:
-    """Re-read every shard; return problems, each naming the file at fault (empty: all good)."""
+    """Re-read every shard (every chunk's checksum) and compare each file with the SHA-256 recorded
+    when it was published; return problems, each naming the file at fault (empty: all good).
+    Shards written before checksums (avemo 0.1.0) get the structural checks only."""
     root = Path(root)
     reader = StoreReader(root)
     problems: list[str] = []
@@ -190,10 +195,15 @@ def verify(root: str | Path) -> list[str]:
     index = read_index_file(root)
     for name in sorted(set(index["shards"]) - set(on_disk)):
         problems.append(f"{root / name}: listed in index.json but missing")
+    digests = index.get("shard_sha256", {})
     for name in on_disk:
         path = root / name
         if name not in index["shards"]:
             problems.append(f"{path}: not in index.json (the next extraction run adds it)")
+        if name in digests and file_sha256(path) != digests[name]:
+            problems.append(f"{path}: SHA-256 differs from the one recorded when it was written (index.json): "
+                            "the file changed since (a damaged disk or copy); delete it and re-run the "
+                            "extraction to redo its clips")
         try:
             ids, _, _ = scan_shard(path)
             with h5py.File(path, "r") as f:
@@ -204,11 +214,12 @@ def verify(root: str | Path) -> list[str]:
                                         f"({len(ids)}, {', '.join(map(str, spec.shape))}) {spec.dtype}")
                         continue
                     for row in range(len(ids)):
-                        ds[row]  # reads every chunk: catches truncated files
+                        ds[row]  # reads every chunk: its checksum, and truncated files
                 for extra in BOOKKEEPING:
                     if f[extra].shape != (len(ids),):
                         problems.append(f"{path}: {extra} has {f[extra].shape[0]} rows, clip_id {len(ids)}")
-        except (StoreError, OSError, KeyError) as exc:
+                    f[extra][()]
+        except (StoreError, OSError, KeyError, ValueError) as exc:
             problems.append(f"{path}: cannot be read ({exc})")
             continue
         if name in index["shards"] and index["shards"][name] != len(ids):

@@ -75,10 +75,19 @@ class StoreReader:
             self._files[shard] = f
         return f
 
+    def _damaged(self, shard: str, what: str, exc: Exception) -> StoreError:
+        return StoreError(f"shard {self.root / shard}: {what} cannot be read ({exc}): the file is damaged "
+                          f"(its chunk checksums fail). Run `avemo inspect {self.root} --verify`, delete the "
+                          "broken shard and re-run the extraction to redo its clips")
+
     def read(self, clip_id: str, name: str) -> np.ndarray:
-        """One dataset of one clip, e.g. ``read(id, 'mfcc') -> (9, 40, 40) float32``."""
+        """One dataset of one clip, e.g. ``read(id, 'mfcc') -> (9, 40, 40) float32``.
+        StoreError (never damaged values) when the clip's chunk fails its checksum."""
         e = self.entry(clip_id)
-        return self._file(e["shard"])[name][e["row"]]
+        try:
+            return self._file(e["shard"])[name][e["row"]]
+        except OSError as exc:
+            raise self._damaged(e["shard"], f"{clip_id}'s {name}", exc) from exc
 
     def get(self, clip_id: str, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """All (or the named) datasets of one clip."""
@@ -107,7 +116,10 @@ class StoreReader:
             for n in names:
                 ds, dest = f[n], out[n]
                 for row, i in sorted(pairs):
-                    ds.read_direct(dest, np.s_[row], np.s_[i])
+                    try:
+                        ds.read_direct(dest, np.s_[row], np.s_[i])
+                    except OSError as exc:
+                        raise self._damaged(shard, f"row {row} of {n} ({clip_ids[i]})", exc) from exc
         return out
 
     def close(self) -> None:

@@ -3,10 +3,14 @@
 A store is a folder per modality::
 
     store.json      schema version, modality, stage params, dataset specs, library versions
-    index.json      clip id -> shard, row, source sha256 and size
+    index.json      clip id -> shard, row, source sha256 and size; shard -> rows and the
+                    SHA-256 of the published file (``shard_sha256``)
     failures.csv    clip_id, source, kind, reason of clips that could not be processed
     shard-00000.h5  HDF5: clip_id (N,) str, source_sha256 (N,) str, source_bytes (N,) int64,
-    shard-00001.h5  and the modality's datasets, chunked one clip per chunk
+    shard-00001.h5  and the modality's datasets, chunked one clip per chunk; every chunk of
+                    fixed-size data carries HDF5's Fletcher-32 checksum (any HDF5 reader checks it)
+
+Shards written before checksums (avemo 0.1.0 stores) have neither; they stay readable.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ SHARD_PREFIX = "shard-"
 SHARD_SUFFIX = ".h5"
 PARTIAL_SUFFIX = ".partial"
 FAILURE_COLUMNS = ("clip_id", "source", "kind", "reason")
+#: The HDF5 filter that checksums every chunk of every dataset in a shard.
+CHUNK_CHECKSUM = "fletcher32"
 #: Per-shard bookkeeping datasets, beside the modality's own.
 BOOKKEEPING = ("clip_id", "source_sha256", "source_bytes")
 

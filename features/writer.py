@@ -22,8 +22,8 @@ import h5py
 import numpy as np
 
 from avemo.errors import StoreError, StoreParamsError
-from avemo.fileio import atomic_write, publish
-from avemo.features.schema import (FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, PARTIAL_SUFFIX,
+from avemo.fileio import atomic_write, file_sha256, publish
+from avemo.features.schema import (CHUNK_CHECKSUM, FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, PARTIAL_SUFFIX,
                              SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META, DatasetSpec,
                              canonical_json, library_versions, shard_name)
 
@@ -109,7 +109,7 @@ class StoreWriter:
         self.shard_size = shard_size
         self.compression = None if compression == "none" else compression
         self.force = force
-        self.index: dict = {"shards": {}, "clips": {}}
+        self.index: dict = {"shards": {}, "clips": {}, "shard_sha256": {}}
         self.failures: dict[str, dict[str, str]] = {}
         self._file: h5py.File | None = None
         self._rows = 0
@@ -160,15 +160,17 @@ class StoreWriter:
         """Bring the index in line with the published shards on disk (after a crash)."""
         on_disk = sorted(p.name for p in self.root.glob(f"{SHARD_PREFIX}*{SHARD_SUFFIX}"))
         shards = {n: r for n, r in index.get("shards", {}).items() if n in on_disk}
+        digests = {n: d for n, d in index.get("shard_sha256", {}).items() if n in shards}
         clips = {c: e for c, e in index.get("clips", {}).items() if e["shard"] in shards}
         for name in on_disk:
             if name in shards:
                 continue
             ids, shas, sizes = scan_shard(self.root / name)
             shards[name] = len(ids)
+            digests[name] = file_sha256(self.root / name)  # published by a run that died before its index
             for row, (clip, sha, size) in enumerate(zip(ids, shas, sizes)):
                 clips[clip] = {"shard": name, "row": row, "sha256": sha, "bytes": size}
-        return {"shards": dict(sorted(shards.items())), "clips": clips}
+        return {"shards": dict(sorted(shards.items())), "clips": clips, "shard_sha256": digests}
 
     def _read_failures(self) -> dict[str, dict[str, str]]:
         path = self.root / FAILURES_FILE
@@ -194,12 +196,15 @@ class StoreWriter:
         f.attrs["params"] = canonical_json(self.params)
         f.attrs["versions"] = canonical_json(library_versions())
         f.attrs["complete"] = False
+        # Every chunk of fixed-size data checksummed: a flipped byte fails its read. (HDF5 filters
+        # cannot apply to variable-length strings; the clip ids are checked against the index.)
+        checked = {CHUNK_CHECKSUM: True}
         f.create_dataset("clip_id", shape=(0,), maxshape=(None,), dtype=STR, chunks=(256,))
         f.create_dataset("source_sha256", shape=(0,), maxshape=(None,), dtype=STR, chunks=(256,))
-        f.create_dataset("source_bytes", shape=(0,), maxshape=(None,), dtype="int64", chunks=(256,))
+        f.create_dataset("source_bytes", shape=(0,), maxshape=(None,), dtype="int64", chunks=(256,), **checked)
         for spec in self.specs:
             f.create_dataset(spec.name, shape=(0, *spec.shape), maxshape=(None, *spec.shape),
-                             dtype=spec.dtype, chunks=(1, *spec.shape), compression=self.compression)
+                             dtype=spec.dtype, chunks=(1, *spec.shape), compression=self.compression, **checked)
         self._file, self._rows = f, 0
 
     def add(self, clip_id: str, arrays: Mapping[str, np.ndarray], source: SourceInfo) -> None:
@@ -247,14 +252,17 @@ class StoreWriter:
         if rows == 0:
             partial.unlink()
             return
+        digest = file_sha256(partial)
         publish(partial, self.root / name)
         self.index["shards"][name] = rows
+        self.index["shard_sha256"][name] = digest
         self._write_index()
         self._write_failures()
 
     def _write_index(self) -> None:
         doc = {"schema_version": SCHEMA_VERSION, "modality": self.modality,
                "shards": dict(sorted(self.index["shards"].items())),
+               "shard_sha256": dict(sorted(self.index["shard_sha256"].items())),
                "clips": dict(sorted(self.index["clips"].items()))}
         atomic_write(self.root / INDEX_FILE, json.dumps(doc, indent=0, sort_keys=True) + "\n")
 

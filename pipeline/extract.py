@@ -7,7 +7,6 @@ writes HDF5, in manifest order, so every backend and ``-j`` gives the same bytes
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from avemo.errors import AvemoError, MediaError
+from avemo.fileio import file_sha256
 from avemo.features.config import StoreConfig
 from avemo.features.schema import DatasetSpec, face_specs, mfcc_specs
 from avemo.features.writer import RunReport, SourceInfo, StoreWriter
@@ -49,14 +49,6 @@ class Extractor(Protocol):
         """One-off costs (e.g. numba compilation) paid once per worker."""
 
     def process(self, path: Path) -> dict[str, np.ndarray]: ...
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 _WARM: set[int] = set()

@@ -127,3 +127,57 @@ def test_summary(tmp_path, rng):
 def test_not_a_store(tmp_path):
     with pytest.raises(StoreError, match="not an avemo feature store"):
         StoreReader(tmp_path)
+
+
+def _flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_verify_finds_a_single_flipped_byte_anywhere_in_a_shard(tmp_path, rng):
+    clips = _clips(7, rng)
+    _write(tmp_path / "s", clips)
+    assert verify(tmp_path / "s") == []
+    assert summarize(tmp_path / "s")["checksummed_shards"] == 3
+    shard = tmp_path / "s" / "shard-00001.h5"
+    good = shard.read_bytes()
+    for offset in sorted(set(rng.integers(0, len(good), 40).tolist()) | {0, len(good) - 1}):
+        _flip(shard, offset)
+        problems = verify(tmp_path / "s")
+        assert problems and all(p.startswith(str(shard)) for p in problems), (offset, problems)
+        shard.write_bytes(good)
+    assert verify(tmp_path / "s") == []
+
+
+def test_the_reader_raises_instead_of_returning_damaged_tensors(tmp_path, rng):
+    """A byte flipped inside one clip's chunk: reading that clip fails its Fletcher-32 checksum
+    with a StoreError naming the shard; the other clips still read."""
+    clips = _clips(3, rng)
+    _write(tmp_path / "s", clips)
+    shard = tmp_path / "s" / "shard-00000.h5"
+    with h5py.File(shard, "r") as f:
+        info = f["mfcc"].id.get_chunk_info(1)  # the second clip's chunk
+        assert f["mfcc"].fletcher32 and f["flag"].fletcher32 and f["source_bytes"].fletcher32
+    _flip(shard, info.byte_offset + info.size // 2)
+    damaged, *others = ["1002_DFA_DIS_XX", "1001_DFA_ANG_XX", "1003_DFA_FEA_XX"]
+    with StoreReader(tmp_path / "s") as r:
+        with pytest.raises(StoreError, match="shard-00000.h5.*damaged"):
+            r.read(damaged, "mfcc")
+        with pytest.raises(StoreError, match="damaged"):
+            r.load([others[0], damaged], ["mfcc"])
+        for c in others:
+            np.testing.assert_array_equal(r.read(c, "mfcc"), clips[c]["mfcc"])
+
+
+def test_a_shard_published_before_its_index_gets_its_checksum_on_resume(tmp_path, rng):
+    clips = _clips(4, rng)
+    _write(tmp_path / "s", dict(list(clips.items())[:3]))
+    index = json.loads((tmp_path / "s" / "index.json").read_text())
+    digest = index["shard_sha256"].pop("shard-00000.h5")
+    index["shards"].pop("shard-00000.h5")
+    index["clips"] = {}
+    (tmp_path / "s" / "index.json").write_text(json.dumps(index))  # as if killed before the index
+    _write(tmp_path / "s", clips)
+    index = json.loads((tmp_path / "s" / "index.json").read_text())
+    assert index["shard_sha256"]["shard-00000.h5"] == digest and set(index["shard_sha256"]) == set(index["shards"])
