@@ -335,3 +335,14 @@ def test_track_ncc_is_checked_when_params_are_read():
     assert section(FaceConfig, {"faces": {"track_ncc": 1}}, "faces").track_ncc == 1
     with pytest.raises(ConfigError, match=r"faces.track_ncc must be in \[0, 1\]"):
         section(FaceConfig, {"faces": {"track_ncc": 1.5}}, "faces")
+
+
+def test_every_registered_strategy_is_a_valid_param_and_no_other():
+    from avemo.errors import ConfigError
+    from avemo.params import section
+    from avemo.pipeline.locate import STRATEGIES
+
+    for name in STRATEGIES:
+        assert section(FaceConfig, {"faces": {"strategy": name}}, "faces").strategy == name
+    with pytest.raises(ConfigError, match="faces.strategy"):
+        section(FaceConfig, {"faces": {"strategy": "optical-flow"}}, "faces")
