@@ -11,11 +11,10 @@ import h5py
 import numpy as np
 
 from avemo.errors import StoreError
-from avemo.fileio import atomic_path, file_sha256
 from avemo.features.reader import StoreReader
-from avemo.features.schema import (BOOKKEEPING, FAILURES_FILE, PARTIAL_SUFFIX, SCHEMA_VERSION,
-                             SHARD_PREFIX, SHARD_SUFFIX)
+from avemo.features.schema import BOOKKEEPING, FAILURES_FILE, PARTIAL_SUFFIX, SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX
 from avemo.features.writer import read_index_file, scan_shard
+from avemo.fileio import atomic_path, file_sha256
 from avemo.names import EMOTIONS
 
 

@@ -10,8 +10,8 @@ from typing import Iterable, Iterator
 import h5py
 import numpy as np
 
-from avemo.features.schema import INDEX_FILE, STORE_META, DatasetSpec
 from avemo.errors import StoreError
+from avemo.features.schema import INDEX_FILE, STORE_META, DatasetSpec
 
 
 class StoreReader:

@@ -22,10 +22,10 @@ import h5py
 import numpy as np
 
 from avemo.errors import StoreError, StoreParamsError
-from avemo.fileio import atomic_write, file_sha256, publish
 from avemo.features.schema import (CHUNK_CHECKSUM, FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, PARTIAL_SUFFIX,
-                             SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META, DatasetSpec,
-                             canonical_json, library_versions, shard_name)
+                                   SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META, DatasetSpec,
+                                   canonical_json, library_versions, shard_name)
+from avemo.fileio import atomic_write, file_sha256, publish
 
 log = logging.getLogger(__name__)
 STR = h5py.string_dtype("utf-8")

@@ -14,12 +14,11 @@ import click
 
 from avemo.cli import params_of
 from avemo.features.config import StoreConfig
-from avemo.features.inspect import (clip_stats, draw_clip, format_clip_stats, format_summary, summarize,
-                                    verify as verify_store)
+from avemo.features.inspect import clip_stats, draw_clip, format_clip_stats, format_summary, summarize
+from avemo.features.inspect import verify as verify_store
 from avemo.fileio import atomic_write
 from avemo.params import section
-from avemo.pipeline.config import (CorpusConfig, DemoConfig, FaceConfig, ManifestConfig, MfccConfig,
-                                   SplitConfig)
+from avemo.pipeline.config import CorpusConfig, DemoConfig, FaceConfig, ManifestConfig, MfccConfig, SplitConfig
 from avemo.pipeline.demo import build_demo_corpus, write_unused_placeholder
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.manifest import read_manifest, scan_corpus, write_manifest

@@ -17,10 +17,10 @@ import numpy as np
 from tqdm import tqdm
 
 from avemo.errors import AvemoError, MediaError
-from avemo.fileio import file_sha256
 from avemo.features.config import StoreConfig
 from avemo.features.schema import DatasetSpec, face_specs, mfcc_specs
 from avemo.features.writer import RunReport, SourceInfo, StoreWriter
+from avemo.fileio import file_sha256
 from avemo.params import to_dict
 from avemo.pipeline import audio, faces
 from avemo.pipeline.cluster import run_tasks, scratch_dir

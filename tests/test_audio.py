@@ -2,11 +2,12 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from avemo.errors import MediaError
 from avemo.pipeline.audio import load_audio, mfcc_windows
 from avemo.pipeline.config import MfccConfig
-from avemo.errors import MediaError
 from tests.media import write_video
 
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from avemo.splits import read_splits
 from avemo.training import backend
 from avemo.training.data import load_split, open_stores
 from avemo.training.models import load_model
-from avemo.splits import read_splits
 from tests.stores import write_tiny_store
 
 COMPAT = Path(__file__).parent / "data" / "compat"

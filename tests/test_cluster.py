@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from avemo.cli import main
-from avemo.pipeline.config import FaceConfig, MfccConfig
-from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
+from avemo.pipeline.config import FaceConfig
+from avemo.pipeline.extract import FaceExtractor, run_extraction
 from avemo.pipeline.manifest import read_manifest
 from tests.media import assert_same_files
 

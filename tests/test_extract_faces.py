@@ -4,8 +4,8 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from avemo.features.reader import StoreReader
 from avemo.cli import main
+from avemo.features.reader import StoreReader
 from tests.media import assert_same_files, write_video
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
+from avemo.cli import main
 from avemo.features.reader import StoreReader
 from avemo.pipeline.audio import load_audio, mfcc_windows
-from avemo.cli import main
 from tests.media import assert_same_files, write_video
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,8 @@
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from avemo.errors import MediaError, NoFaceError
 from avemo.pipeline.boxes import interpolate, iou, largest, smooth
@@ -169,7 +170,8 @@ def test_small_faces_get_the_box_of_full_frame_detection(crema_dir):
     """A face shrunk to ~80 px fires on pyramid levels 0 and 1; full-frame detection keeps the
     level-0 box. The level-1 shortcut cannot tell, so it declines and the anchor falls back
     to full-size detection: the same box."""
-    from avemo.pipeline.detectors import detect_largest as _anchor, level1 as _level1
+    from avemo.pipeline.detectors import detect_largest as _anchor
+    from avemo.pipeline.detectors import level1 as _level1
 
     det = HogDetector()
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
@@ -329,8 +331,8 @@ def test_stacked_crops_equal_one_at_a_time(crema_dir):
 
 
 def test_track_ncc_is_checked_when_params_are_read():
-    from avemo.params import section
     from avemo.errors import ConfigError
+    from avemo.params import section
 
     assert section(FaceConfig, {"faces": {"track_ncc": 1}}, "faces").track_ncc == 1
     with pytest.raises(ConfigError, match=r"faces.track_ncc must be in \[0, 1\]"):

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from avemo.features.reader import StoreReader
 from avemo.cli import main
-from avemo.pipeline.config import FaceConfig, MfccConfig, SplitConfig
 from avemo.errors import StoreError, StoreParamsError
+from avemo.features.reader import StoreReader
+from avemo.pipeline.config import FaceConfig, MfccConfig, SplitConfig
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.manifest import read_manifest, scan_corpus, write_manifest
 from avemo.pipeline.split import make_split
 from avemo.splits import write_splits as write_split
 from avemo.training.config import HeadsConfig, TrainConfig
 from avemo.training.embed import backbone_of, embed_store
-from avemo.training.heads import assemble, head_path, train_head
+from avemo.training.heads import head_path, train_head
 from avemo.training.models import load_model
 from avemo.training.train import train_variant
 

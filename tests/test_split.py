@@ -3,7 +3,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from avemo.cli import main
 from avemo.errors import SplitError
@@ -11,7 +12,8 @@ from avemo.metadata import clip_names, demographics
 from avemo.names import parse_clip_name
 from avemo.pipeline.config import SplitConfig
 from avemo.pipeline.manifest import ManifestRow
-from avemo.pipeline.split import check_leakage, make_split as _make_split
+from avemo.pipeline.split import check_leakage
+from avemo.pipeline.split import make_split as _make_split
 from avemo.splits import Splits, read_splits
 
 EXCLUDED = {"1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_DIS_MD"}

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from avemo.cli import main
+from avemo.errors import StoreError, StoreParamsError
 from avemo.features.inspect import summarize, verify
 from avemo.features.reader import StoreReader
 from avemo.features.schema import DatasetSpec
 from avemo.features.writer import SourceInfo, StoreWriter
-from avemo.cli import main
-from avemo.errors import StoreError, StoreParamsError
 
 SPECS = (DatasetSpec("mfcc", (3, 4, 5), "float32"), DatasetSpec("flag", (2,), "bool"))
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 
 from avemo.cli import main
 from avemo.errors import StoreError
-from avemo.training.config import TrainConfig, VARIANTS
-from avemo.training.metrics import classification_report
 from avemo.splits import read_splits
+from avemo.training.config import VARIANTS, TrainConfig
 from avemo.training.data import load_split, open_stores
+from avemo.training.metrics import classification_report
 from avemo.training.models import TransformerEncoder, bn_momentum_for, build_model, load_model
 from avemo.training.report import make_report
 from avemo.training.train import train_variant

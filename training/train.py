@@ -14,8 +14,7 @@ from avemo.params import to_dict
 from avemo.splits import read_splits
 from avemo.training import backend
 from avemo.training.config import TrainConfig
-from avemo.training.data import (load_split, mfcc_statistics, open_stores, select, streaming_dataset,
-                                 tensor_dataset)
+from avemo.training.data import load_split, mfcc_statistics, open_stores, select, streaming_dataset, tensor_dataset
 from avemo.training.models import bn_momentum_for, build_model
 
 log = logging.getLogger(__name__)
