@@ -39,7 +39,7 @@ def summarize(root: str | Path) -> dict:
         "store": str(root), "modality": reader.modality, "schema_version": reader.meta["schema_version"],
         "clips": len(reader), "shards": shards, "bytes": sum(s["bytes"] or 0 for s in shards),
         "stale_rows": rows_total - len(reader),
-        "checksummed_shards": sum(s["name"] in read_index_file(root).get("shard_sha256", {}) for s in shards),
+        "checksummed_shards": len(set(read_index_file(root).get("shard_sha256", {})) & set(reader.shards)),
         "datasets": {s.name: {"shape": list(s.shape), "dtype": s.dtype} for s in reader.specs},
         "class_counts": {e: classes.get(e, 0) for e in EMOTIONS},
         "failures": len(failures),
