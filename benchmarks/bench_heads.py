@@ -55,11 +55,11 @@ def main(variants=VARIANTS, n_full: int = 64, batch: int = 16) -> list[dict]:
     import tensorflow as tf
 
     from avemo.features import open_store
+    from avemo.training import backend
     from avemo.training.data import HEAD_ONLY, load_split, tensor_dataset
     from avemo.training.models import build_head_model, build_model
-    from avemo.training.train import setup_tensorflow
 
-    setup_tensorflow(0)
+    backend.setup(0)
     rng = np.random.default_rng(0)
     clips = clip_names(CREMA_D_CLIPS)
     rows = []

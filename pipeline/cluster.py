@@ -40,7 +40,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[object]:
             except OSError as exc:
                 raise ConfigError(f"no dask scheduler answers at {scheduler} ({exc}); start one with "
                                   f"`dask scheduler` and workers with `dask worker {scheduler} "
-                                  f"--nthreads 1` (README: Scale-out)") from exc
+                                  f"--nthreads 1` (docs/pipeline.md: Scale-out)") from exc
             with client:
                 threads = client.nthreads()
                 if not threads:

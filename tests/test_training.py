@@ -132,6 +132,8 @@ def test_macro_averages_run_over_the_classes_present():
     assert r["macro"]["recall"] == pytest.approx((0.5 + 1) / 2)
     assert r["macro"]["precision"] == pytest.approx(1.0)
     assert set(r) == {"per_class", "macro", "weighted", "accuracy", "n", "confusion"} and r["n"] == 3
+    empty = classification_report(np.array([], int), np.array([], int))  # e.g. a split with no clip stored
+    assert empty["n"] == 0 and empty["macro"]["f1"] == 0.0 and set(empty) == set(r)
 
 
 def test_report_has_four_rows_and_the_crowd_baseline(tmp_path):

@@ -33,7 +33,8 @@ def backbone_of(model):
     """The model's backbone as a Keras model: ``{faces, mfcc}`` -> ``[face_emb, audio_emb]``."""
     import keras
 
-    return keras.Model(model.inputs, [model.get_layer(layer).output for layer in BACKBONE_OUTPUTS.values()], name="backbone")
+    outputs = [model.get_layer(layer).output for layer in BACKBONE_OUTPUTS.values()]
+    return keras.Model(model.inputs, outputs, name="backbone")
 
 
 def mfcc_statistics_of(model) -> tuple[np.ndarray, np.ndarray]:

@@ -106,7 +106,8 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
     best = int(np.argmin(losses))
     sidecar = {"variant": variant, "mode": "heads", "train": to_dict(config), "backbone": str(backbone),
                "backbone_sha256": params["backbone_sha256"], "embeddings": str(embeddings),
-               "head_model": head_path(out).name, "backend": backend.name(), "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
+               "head_model": head_path(out).name, "backend": backend.name(),
+               "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
                "missing": {"train": len(train.missing), "val": len(val.missing)}, "epochs_run": len(losses),
                "best_epoch": best + 1, "best_val_loss": float(losses[best])}
     write_sidecar(out, sidecar)

@@ -103,14 +103,16 @@ def build_backbone(face_shape: tuple[int, ...], mfcc_shape: tuple[int, ...],
     # TimeDistributed over the static time axis, not time folded into the batch: measured
     # faster per epoch on CPU despite longer tracing (docs/model.md, speed).
     f = layers.Rescaling(1.0 / 255, name="face_scale")(faces)
-    f = layers.TimeDistributed(conv_stack(face_shape[1:], "face_cnn", bn_momentum[0]), name="face_cnn_steps")(f)
+    face_cnn = conv_stack(face_shape[1:], "face_cnn", bn_momentum[0])
+    f = layers.TimeDistributed(face_cnn, name="face_cnn_steps")(f)
     face_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="face_embed")(f)
     n_coef = mfcc_shape[-1]
     mean = np.zeros(n_coef) if mfcc_mean is None else np.asarray(mfcc_mean)
     var = np.ones(n_coef) if mfcc_var is None else np.asarray(mfcc_var)
     a = layers.Normalization(axis=-1, mean=mean, variance=var, name="mfcc_standardise")(mfcc)
     a = layers.Reshape((*mfcc_shape, 1), name="mfcc_channel")(a)
-    a = layers.TimeDistributed(conv_stack((*mfcc_shape[1:], 1), "audio_cnn", bn_momentum[1]), name="audio_cnn_steps")(a)
+    audio_cnn = conv_stack((*mfcc_shape[1:], 1), "audio_cnn", bn_momentum[1])
+    a = layers.TimeDistributed(audio_cnn, name="audio_cnn_steps")(a)
     audio_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="audio_embed")(a)
     return (faces, mfcc), (face_seq, audio_seq)
 
@@ -140,7 +142,8 @@ assert tuple(HEADS) == VARIANTS
 
 
 def build_model(variant: str, face_shape=(50, 64, 64, 3), mfcc_shape=(9, 40, 40),
-                mfcc_mean=None, mfcc_var=None, bn_momentum: tuple[float, float] = (0.99, 0.99)) -> keras.Model:
+                mfcc_mean=None, mfcc_var=None,
+                bn_momentum: tuple[float, float] = (0.99, 0.99)) -> keras.Model:
     """The full model of one variant: inputs ``faces`` and ``mfcc``, output 6 probabilities.
     ``bn_momentum``: of the face and the audio CNN's BatchNorm averages (:func:`bn_momentum_for`)."""
     _check_variant(variant)
