@@ -49,7 +49,8 @@ def make_store(root: Path, n: int, rng: np.random.Generator) -> list[str]:
             StoreWriter(root / "mfcc", "mfcc", {}, mfcc_specs((9, 40, 40))) as wm:
         for c in clips:
             wf.add(c, {"frames": rng.integers(0, 255, (50, 64, 64, 3), dtype=np.uint8),
-                       "boxes": np.zeros((50, 4), np.float32), "detected": np.ones(50, bool)},
+                       "boxes": np.zeros((50, 4), np.float32), "detected": np.ones(50, bool),
+                       "located": np.full(50, 3, np.uint8)},
                    SourceInfo(c, 1, "0"))
             wm.add(c, {"mfcc": rng.normal(size=(9, 40, 40)).astype(np.float32)}, SourceInfo(c, 1, "0"))
     return clips

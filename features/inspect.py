@@ -12,7 +12,8 @@ import numpy as np
 
 from avemo.errors import StoreError
 from avemo.features.reader import StoreReader
-from avemo.features.schema import BOOKKEEPING, FAILURES_FILE, PARTIAL_SUFFIX, SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX
+from avemo.features.schema import (BOOKKEEPING, DETECTED, FAILURES_FILE, INTERPOLATED, LOCATED, LOST, PARTIAL_SUFFIX,
+                                   SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, TRACKED)
 from avemo.features.writer import read_index_file, scan_shard
 from avemo.fileio import atomic_path, file_sha256
 from avemo.names import EMOTIONS
@@ -81,7 +82,22 @@ def clip_stats(root: str | Path, clip_id: str) -> dict:
                                  "max": float(f.max()), "mean": float(f.mean()), "std": float(f.std())}
     if "detected" in arrays:
         out["detected_frames"] = int(arrays["detected"].sum())
+    if "located" in arrays:
+        counts = np.bincount(arrays["located"], minlength=len(LOCATED))
+        out["located_frames"] = {name: int(counts[code]) for code, name in enumerate(LOCATED)}
     return out
+
+
+def frame_codes(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Per frame, how its box was found (:data:`LOCATED` codes); stores without ``located``
+    (face algorithm 4 and older) know only detected or not (the rest: interpolated)."""
+    if "located" in arrays:
+        return arrays["located"]
+    return np.where(arrays["detected"], DETECTED, INTERPOLATED).astype(np.uint8)
+
+
+#: Colour of each :data:`LOCATED` code in pictures of a clip.
+CODE_COLOURS = {LOST: "tab:red", INTERPOLATED: "tab:gray", TRACKED: "tab:blue", DETECTED: "tab:green"}
 
 
 def format_clip_stats(s: dict) -> str:
@@ -90,7 +106,10 @@ def format_clip_stats(s: dict) -> str:
     for name, d in s["datasets"].items():
         lines.append(f"  {name:<9} {str(tuple(d['shape'])):<18} {d['dtype']:<8} min {d['min']:10.3f}  "
                      f"max {d['max']:10.3f}  mean {d['mean']:10.3f}  std {d['std']:9.3f}")
-    if "detected_frames" in s:
+    if "located_frames" in s:
+        lines.append("  face boxes: " + ", ".join(f"{n} {name}" for name, n in s["located_frames"].items())
+                     + " frame(s)" + (" -- the face was lost on some frames" if s["located_frames"]["lost"] else ""))
+    elif "detected_frames" in s:
         lines.append(f"  face detected in {s['detected_frames']} of the sampled frames (others tracked or interpolated)")
     return "\n".join(lines)
 
@@ -132,7 +151,7 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path,
             ax.set_ylabel("MFCC", fontsize=8)
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="MFCC value (2nd-98th percentile)")
     elif "frames" in arrays:
-        frames, detected, boxes = arrays["frames"], arrays["detected"], arrays["boxes"]
+        frames, boxes, codes = arrays["frames"], arrays["boxes"], frame_codes(arrays)
         cols = 10
         rows = int(np.ceil(len(frames) / cols))
         sources = source_frames(source, len(frames)) if source and source_frames else None
@@ -143,18 +162,18 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path,
             ax.imshow(frames[k])
             ax.set_xticks([])
             ax.set_yticks([])
-            color = "tab:green" if detected[k] else "tab:blue"
+            color = CODE_COLOURS[int(codes[k])]
             for side in ax.spines.values():
                 side.set_edgecolor(color)
                 side.set_linewidth(2.5)
-            ax.set_title(f"{k}{' det' if detected[k] else ''}", fontsize=7, color=color)
+            ax.set_title(f"{k} {LOCATED[int(codes[k])][:6]}", fontsize=7, color=color)
         if sources:
             for j, k in enumerate(np.linspace(0, len(frames) - 1, 4).round().astype(int)):
                 ax = fig.add_subplot(grid[rows:, j * cols // 4:(j + 1) * cols // 4])
                 ax.imshow(sources[k])
                 x0, y0, x1, y1 = boxes[k]
                 ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5,
-                                           color="tab:green" if detected[k] else "tab:blue"))
+                                           color=CODE_COLOURS[int(codes[k])]))
                 ax.set_title(f"sampled frame {k}, face box in source", fontsize=8)
                 ax.axis("off")
     elif "face_emb" in arrays:
@@ -170,7 +189,8 @@ def draw_clip(root: str | Path, clip_id: str, png: str | Path,
         raise StoreError(f"store {root} ({modality}) has nothing avemo can draw")
     title = f"{clip_id} ({modality})"
     if "detected" in arrays:
-        title += ": green = face detected in that frame, blue = box tracked or interpolated"
+        title += (": face box detected (green), tracked (blue), interpolated (grey) or lost (red)"
+                  if "located" in arrays else ": green = face detected in that frame, blue = box tracked or interpolated")
     fig.suptitle(title)
     with atomic_path(png) as tmp:
         fig.savefig(tmp, dpi=80)

@@ -49,11 +49,22 @@ def mfcc_specs(shape: tuple[int, int, int]) -> tuple[DatasetSpec, ...]:
     return (DatasetSpec("mfcc", tuple(shape), "float32"),)
 
 
+#: How each frame's face box was found: the faces store's ``located`` codes (index = code).
+#: ``lost``: searched (tracking and a detection), no face; its box is filled from the nearest
+#: located frames and the clip is counted as having lost the face. ``interpolated``: not
+#: searched, between two located frames that agree (a still face). ``tracked``: found by
+#: template tracking. ``detected``: found by the face detector.
+LOCATED = ("lost", "interpolated", "tracked", "detected")
+LOST, INTERPOLATED, TRACKED, DETECTED = range(len(LOCATED))
+
+
 def face_specs(n_frames: int, size: int) -> tuple[DatasetSpec, ...]:
-    """Faces store: RGB crops, boxes in source pixels (x0, y0, x1, y1), detection flags."""
+    """Faces store: RGB crops, boxes in source pixels (x0, y0, x1, y1), detection flags, and per
+    frame how its box was found (:data:`LOCATED` codes; stores of face algorithm 4 and older lack it)."""
     return (DatasetSpec("frames", (n_frames, size, size, 3), "uint8"),
             DatasetSpec("boxes", (n_frames, 4), "float32"),
-            DatasetSpec("detected", (n_frames,), "bool"))
+            DatasetSpec("detected", (n_frames,), "bool"),
+            DatasetSpec("located", (n_frames,), "uint8"))
 
 
 def shard_name(number: int) -> str:

@@ -82,6 +82,8 @@ class RunReport:
     failed: int = 0
     failures_by_kind: Counter = field(default_factory=Counter)
     store_clips: int = 0
+    #: Stored clips with something worth knowing (e.g. a face lost on some frames), by what.
+    flagged: Counter = field(default_factory=Counter)
 
     def count_failure(self, kind: str) -> None:
         self.failed += 1
@@ -90,7 +92,8 @@ class RunReport:
     def to_dict(self) -> dict:
         return {"total": self.total, "stored": self.stored, "skipped": self.skipped,
                 "failed": self.failed, "store_clips": self.store_clips,
-                "failures_by_kind": dict(sorted(self.failures_by_kind.items()))}
+                "failures_by_kind": dict(sorted(self.failures_by_kind.items())),
+                "flagged": dict(sorted(self.flagged.items()))}
 
 
 class StoreWriter:

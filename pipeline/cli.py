@@ -151,6 +151,9 @@ def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force,
     click.echo(f"{extractor.modality}: {report.stored} stored, {report.skipped} already stored, "
                f"{report.failed} failed{f' ({kinds}; see {out}/failures.csv)' if report.failed else ''}"
                f" -> {out} ({report.store_clips} clips)", err=True)
+    for what, count in sorted(report.flagged.items()):
+        click.echo(f"{extractor.modality}: {count} stored clip(s) with {what} (see `avemo inspect {out} "
+                   f"--clip ID --png`)", err=True)
     if summary:
         atomic_write(summary, json.dumps(report.to_dict(), indent=1) + "\n")
     if report.total and report.stored + report.skipped == 0:

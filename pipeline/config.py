@@ -105,15 +105,22 @@ class FaceConfig:
     strategy: str = "track"
     keyframes: int = 2
     roi_margin: float = 0.5
-    #: ``track``: a keyframe found by template tracking is kept when its normalised
+    #: ``track``: a frame found by template tracking is kept when its normalised
     #: cross-correlation with the detected face is at least this; else it gets a detection.
     track_ncc: float = 0.7
+    #: ``track``: every this-many-th sampled frame is tracked, ...
+    track_step: int = 2
+    #: ... and every frame between two of them whose boxes differ by more than this (face sizes).
+    refine: float = 0.04
+    #: ``track``: tracked boxes sit on the detector's own position grid (HOG: 8-px cells), where
+    #: per-frame detection would put them; false: sub-pixel positions (smoother, less like dlib's).
+    snap: bool = True
     smooth: int = 1
     #: Rotate each crop so that the eyes are level (68-point landmarks; needs face-recognition-models).
     align: bool = False
 
     def validate(self, name: str = "faces") -> None:
-        for key in ("n_frames", "size", "keyframes", "smooth"):
+        for key in ("n_frames", "size", "keyframes", "smooth", "track_step"):
             require_positive(key, name, getattr(self, key))
         if self.detector not in ("hog", "cnn"):
             raise ConfigError(f"{name}.detector must be hog or cnn, got {self.detector!r}")
@@ -125,7 +132,11 @@ class FaceConfig:
         if not 0 <= self.track_ncc <= 1:
             raise ConfigError(f"{name}.track_ncc must be in [0, 1] (1: a detection on every keyframe), "
                               f"got {self.track_ncc}")
-        if not isinstance(self.align, bool):
-            raise ConfigError(f"{name}.align must be true or false, got {self.align!r}")
+        if not isinstance(self.refine, (int, float)) or not 0 <= self.refine <= 1:
+            raise ConfigError(f"{name}.refine must be in [0, 1] face sizes (0: locate every frame "
+                              f"where the face moved at all), got {self.refine!r}")
+        for key in ("align", "snap"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"{name}.{key} must be true or false, got {getattr(self, key)!r}")
         if self.upsample not in (0, 1, 2):
             raise ConfigError(f"{name}.upsample must be 0, 1 or 2, got {self.upsample}")

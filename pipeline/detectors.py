@@ -97,6 +97,16 @@ def make_detector(name: str, upsample: int = 0) -> FaceDetector:
     raise ConfigError(f"faces.detector must be hog or cnn, got {name!r}")
 
 
+def image_of(frame) -> np.ndarray:
+    """What a detector looks at: a decoded frame's RGB (an array is taken as it is). dlib's HOG
+    takes each pixel's strongest gradient over the colour channels, so on RGB it finds the boxes
+    per-frame detection on RGB finds; on luma alone a face near a pyramid level's boundary can
+    come back one level larger (measured: docs/faces.md)."""
+    if isinstance(frame, np.ndarray):
+        return frame
+    return frame.rgb()
+
+
 def gray_of(frame) -> np.ndarray:
     if isinstance(frame, np.ndarray):
         return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -127,6 +137,15 @@ def level1(detect: FaceDetector, gray: np.ndarray) -> Box | None:
         return None
     r = _pyramid().rect_up(dlib.rectangle(int(found[0]), int(found[1]), int(found[2]) - 1, int(found[3]) - 1))
     return (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
+
+
+def grid_step(detect: FaceDetector, box: Box) -> float | None:
+    """The spacing of the positions the detector can put ``box`` at, in source pixels: dlib's
+    HOG detector scans 8-px cells on the pyramid level whose 72-px box became ``box``, so its
+    boxes of this size sit on a grid of side / 9 px. None for other detectors (no known grid)."""
+    if isinstance(detect, HogDetector):
+        return max(box[2] - box[0], box[3] - box[1]) * 8 / _HOG_BOX
+    return None
 
 
 def detect_largest(detect: FaceDetector, gray: np.ndarray) -> Box | None:

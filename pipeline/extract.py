@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from avemo.errors import AvemoError, MediaError
 from avemo.features.config import StoreConfig
-from avemo.features.schema import DatasetSpec, face_specs, mfcc_specs
+from avemo.features.schema import LOST, DatasetSpec, face_specs, mfcc_specs
 from avemo.features.writer import RunReport, SourceInfo, StoreWriter
 from avemo.fileio import file_sha256
 from avemo.params import to_dict
@@ -30,6 +30,8 @@ from avemo.pipeline.manifest import ManifestRow
 from avemo.pipeline.threads import single_threaded_blas
 
 log = logging.getLogger(__name__)
+#: The summary's count of stored clips whose face was lost on some sampled frames.
+FACE_LOST = "face lost on some frames"
 
 
 class Extractor(Protocol):
@@ -49,6 +51,10 @@ class Extractor(Protocol):
         """One-off costs (e.g. numba compilation) paid once per worker."""
 
     def process(self, path: Path) -> dict[str, np.ndarray]: ...
+
+    def flag(self, arrays: dict[str, np.ndarray]) -> str | None:
+        """What to count about a stored clip's arrays in the run's summary (e.g. a face lost on
+        some frames), or None."""
 
 
 _WARM: set[int] = set()
@@ -113,6 +119,10 @@ def run_extraction(rows: list[ManifestRow], out: str | Path, extractor: Extracto
             if failure is None:
                 writer.add(clip_id, arrays, infos[clip_id])
                 report.stored += 1
+                flag = extractor.flag(arrays)
+                if flag:
+                    report.flagged[flag] += 1
+                    log.info("%s: %s", clip_id, flag)
             else:
                 kind, reason = failure
                 writer.fail(clip_id, infos[clip_id].path, kind, reason)
@@ -144,6 +154,9 @@ class _StageExtractor:
 
     def algorithm_version(self) -> int:
         raise NotImplementedError
+
+    def flag(self, arrays: dict[str, np.ndarray]) -> str | None:
+        return None
 
     def params(self) -> dict:
         """The stage's params plus its algorithm version: what a store's contents depend on."""
@@ -188,3 +201,8 @@ class FaceExtractor(_StageExtractor):
 
     def process(self, path: Path) -> dict[str, np.ndarray]:
         return faces.face_track(path, self.config)
+
+    def flag(self, arrays: dict[str, np.ndarray]) -> str | None:
+        """Clips where the face was lost on some frames (their boxes are filled from the
+        neighbours; the frames are marked ``lost`` in ``located``)."""
+        return FACE_LOST if (arrays["located"] == LOST).any() else None

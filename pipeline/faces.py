@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from avemo.features.schema import DETECTED
 from avemo.pipeline.boxes import interpolate, smooth
 from avemo.pipeline.config import FaceConfig
 from avemo.pipeline.detectors import eye_angle, gray_of, make_detector
@@ -59,16 +60,18 @@ def crop_aligned(frame, box: np.ndarray, margin: float, size: int, angle: float)
 
 #: Bumped whenever stored face tensors change for the same params: part of the store params,
 #: so an existing store is rebuilt (DVC passes --force) instead of being resumed.
-ALGORITHM_VERSION = 4
+ALGORITHM_VERSION = 5
 
 
 def face_track(path: str | Path, config: FaceConfig) -> dict[str, np.ndarray]:
     """One clip's face tensors: ``frames`` (n, size, size, 3) uint8 RGB, ``boxes`` (n, 4)
-    float32 source pixels, ``detected`` (n,) bool. Raises MediaError / NoFaceError."""
+    float32 source pixels, ``detected`` (n,) bool, ``located`` (n,) uint8 (how each box was
+    found: :data:`avemo.features.schema.LOCATED`). Raises MediaError / NoFaceError."""
     frames, n_source = read_sampled_frames(path, config.n_frames)
     detect = make_detector(config.detector, config.upsample)
-    options = LocateOptions(config.keyframes, config.roi_margin, config.track_ncc)
-    found, detected = locate_faces(frames, detect, config.strategy, options)
+    options = LocateOptions(config.keyframes, config.roi_margin, config.track_ncc, config.track_step,
+                            config.refine, config.snap)
+    found, located = locate_faces(frames, detect, config.strategy, options)
     boxes = smooth(interpolate(found, sample_indices(n_source, config.n_frames)), config.smooth)
     if config.align:
         angles = np.array([eye_angle(gray_of(f), b) for f, b in zip(frames, boxes)], np.float32)
@@ -77,4 +80,4 @@ def face_track(path: str | Path, config: FaceConfig) -> dict[str, np.ndarray]:
     else:
         crops = crop_squares(frames, boxes, config.margin, config.size)
     return {"frames": crops, "boxes": boxes,
-            "detected": np.array(detected, dtype=bool)}
+            "detected": located == DETECTED, "located": located}

@@ -34,7 +34,8 @@ def write_tiny_store(root: Path, actors: int = 12, seed: int = 0) -> tuple[Path,
             StoreWriter(root / "store" / "mfcc", "mfcc", {"synthetic": True}, mfcc_specs((9, 40, 40))) as wm:
         for c in clips:
             f, m = clip_arrays(EMOS.index(c.split("_")[2]), rng)
-            wf.add(c, {"frames": f, "boxes": np.zeros((8, 4), np.float32), "detected": np.ones(8, bool)},
+            wf.add(c, {"frames": f, "boxes": np.zeros((8, 4), np.float32), "detected": np.ones(8, bool),
+                    "located": np.full(8, 3, np.uint8)},
                    SourceInfo(c, 1, "0"))
             wm.add(c, {"mfcc": m}, SourceInfo(c, 1, "0"))
     rows = [ManifestRow.for_clip(c) for c in clips]

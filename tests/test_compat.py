@@ -1,5 +1,7 @@
 """Stores and models written before the `avemo.*` namespace (tests/data/compat, made by avemo
-0.1.0) still open, read, resume and predict the same."""
+0.1.0) still open, read, resume and predict the same. The faces store of then was made by face
+algorithm 4: it stays readable and drawable, and an extraction rebuilds it (with --force)
+rather than mixing algorithms."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from avemo.features import open_store
 from avemo.features.inspect import summarize, verify
@@ -26,7 +29,7 @@ def _rows(crema_dir):
 
 
 def test_old_stores_open_verify_and_hold_what_this_version_computes(crema_dir, tmp_path):
-    for modality, extractor in EXTRACTORS.items():
+    for modality, extractor in {"mfcc": EXTRACTORS["mfcc"]}.items():
         old = COMPAT / "store" / modality
         assert verify(old) == [] and summarize(old)["checksummed_shards"] == 0  # written before checksums
         run_extraction(_rows(crema_dir), tmp_path / modality, extractor, progress=False)
@@ -38,8 +41,28 @@ def test_old_stores_open_verify_and_hold_what_this_version_computes(crema_dir, t
                     assert np.array_equal(a, now.read(clip, name)), (modality, clip, name)
 
 
+def test_an_old_faces_store_reads_draws_and_is_rebuilt_not_mixed(crema_dir, tmp_path):
+    from avemo.errors import StoreParamsError
+    from avemo.features.inspect import clip_stats, draw_clip
+
+    old = COMPAT / "store" / "faces"
+    assert verify(old) == [] and summarize(old)["checksummed_shards"] == 0
+    with open_store(old) as store:
+        assert store.params["algorithm"] == 4 and "located" not in store.get(CLIPS[0])
+    assert "located_frames" not in clip_stats(old, CLIPS[0]) and clip_stats(old, CLIPS[0])["detected_frames"] >= 1
+    assert draw_clip(old, CLIPS[0], tmp_path / "old.png").stat().st_size > 10_000  # detected / interpolated only
+    store = tmp_path / "faces"
+    shutil.copytree(old, store)
+    with pytest.raises(StoreParamsError):
+        run_extraction(_rows(crema_dir), store, EXTRACTORS["faces"], progress=False)
+    report = run_extraction(_rows(crema_dir), store, EXTRACTORS["faces"], force=True, progress=False)
+    assert report.stored == 2
+    with open_store(store) as now:
+        assert now.params["algorithm"] == 5 and now.read(CLIPS[0], "located").shape == (8,)
+
+
 def test_an_old_store_is_resumed_not_rebuilt(crema_dir, tmp_path):
-    for modality, extractor in EXTRACTORS.items():
+    for modality, extractor in {"mfcc": EXTRACTORS["mfcc"]}.items():
         store = tmp_path / modality
         shutil.copytree(COMPAT / "store" / modality, store)
         shards = {p.name: p.read_bytes() for p in store.glob("shard-*.h5")}

@@ -40,9 +40,36 @@ def test_faces_store_with_recorded_failures(real_corpus, tmp_path, rng):
         assert clip["frames"].shape == (50, 64, 64, 3) and clip["detected"].any()
     png = tmp_path / "faces.png"
     res = runner.invoke(main, ["inspect", str(store), "--clip", "1001_DFA_SAD_XX", "--png", str(png)])
-    assert res.exit_code == 0 and "face detected in" in res.output and png.stat().st_size > 50_000
+    assert res.exit_code == 0 and png.stat().st_size > 50_000
+    assert "face boxes: 0 lost" in res.output and " 1 detected frame(s)" in res.output
     res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(store)])
     assert "0 stored, 6 already stored" in res.stderr  # re-run is a no-op for stored clips
+
+
+def test_a_clip_whose_face_is_lost_for_a_while_is_stored_flagged_and_counted(real_corpus, tmp_path):
+    """The face hidden for the middle fifth of a real clip: the clip is stored (its other frames
+    are good), its hidden frames are marked lost, and the run's summary counts it."""
+    from avemo.pipeline.detectors import HogDetector
+    from avemo.pipeline.media import read_video_frames
+    from avemo.pipeline.boxes import largest
+    from tests.media import moving_frames
+
+    runner = CliRunner()
+    video = real_corpus / "VideoFlash"
+    rgb = read_video_frames(video / "1001_DFA_ANG_XX.flv", "rgb24")
+    write_video(video / "1002_DFA_ANG_XX.flv", moving_frames(rgb, largest(HogDetector()(rgb[0])), "still",
+                                                            cover=(0.4, 0.6)))
+    m = _manifest(runner, real_corpus, tmp_path / "m.csv")
+    store, summary = tmp_path / "faces", tmp_path / "s.json"
+    res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(store), "--summary", str(summary)])
+    assert res.exit_code == 0, res.output
+    assert "7 stored" in res.stderr and "1 stored clip(s) with face lost on some frames" in res.stderr
+    assert json.loads(summary.read_text())["flagged"] == {"face lost on some frames": 1}
+    with StoreReader(store) as r:
+        lost = r.get("1002_DFA_ANG_XX")["located"] == 0
+        assert 6 <= lost.sum() <= 14 and not (r.get("1001_DFA_ANG_XX")["located"] == 0).any()
+    res = runner.invoke(main, ["inspect", str(store), "--clip", "1002_DFA_ANG_XX"])
+    assert f"{lost.sum()} lost" in res.output and "the face was lost on some frames" in res.output
 
 
 def test_faces_parallel_is_byte_identical(demo_corpus, tmp_path):

@@ -11,7 +11,8 @@ from avemo.pipeline.detectors import HogDetector
 from avemo.pipeline.faces import crop_square, face_track
 from avemo.pipeline.locate import keyframe_positions
 from avemo.pipeline.video import read_sampled_frames, sample_indices
-from tests.media import write_video
+from avemo.features.schema import DETECTED, INTERPOLATED, LOST, TRACKED
+from tests.media import MOTIONS, moving_frames, write_video
 
 EMOS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 
@@ -43,13 +44,20 @@ def test_boxes_match_per_frame_detection_on_real_clips(crema_dir, emotion):
 def test_strategies_agree_on_a_real_clip(crema_dir):
     path = crema_dir / "VideoFlash" / "1001_DFA_NEU_XX.flv"
     every = face_track(path, FaceConfig(strategy="every"))
-    assert every["detected"].all()
-    for cfg in (FaceConfig(keyframes=3), FaceConfig(keyframes=3, track_ncc=1.0),
+    assert every["detected"].all() and (every["located"] == DETECTED).all()
+    for cfg in (FaceConfig(), FaceConfig(track_step=1), FaceConfig(track_ncc=1.0),
                 FaceConfig(strategy="keyframes", keyframes=2)):
         other = face_track(path, cfg)
         assert np.mean([iou(tuple(a), tuple(b)) for a, b in zip(every["boxes"], other["boxes"])]) > 0.8
-        # track: one detection, the other keyframes tracked; track_ncc 1: all detected
-        assert other["detected"].sum() == (1 if cfg.strategy == "track" and cfg.track_ncc < 1 else cfg.keyframes)
+        codes = other["located"]
+        assert (other["detected"] == (codes == DETECTED)).all()
+        if cfg.strategy == "keyframes":  # two detections, the rest interpolated
+            assert sorted(np.flatnonzero(codes != INTERPOLATED)) == [0, 49] and (codes[[0, 49]] == DETECTED).all()
+        elif cfg.track_ncc == 1.0:  # a detection wherever tracking would have been tried
+            assert not (codes == TRACKED).any() and (codes == DETECTED).sum() >= 50 // cfg.track_step
+        else:  # a still face: one detection, tracked on every track_step-th frame
+            assert (codes == DETECTED).sum() == 1 and (codes == LOST).sum() == 0
+            assert (codes == TRACKED).sum() >= 49 // cfg.track_step
 
 
 def test_short_clip_gives_50_frames(real_frames, tmp_path):
@@ -288,9 +296,9 @@ def test_tracking_refuses_what_is_not_the_same_face(crema_dir):
     assert track_face(flat, box, gray, box, 0.5, 0.0) is None
 
 
-def test_a_keyframe_that_cannot_be_tracked_gets_a_detection(crema_dir):
-    """The far keyframe's face zoomed by 30% (as if the actor leaned in): tracking refuses it,
-    and that keyframe's box is the detected one, flagged as a detection."""
+def test_a_frame_that_cannot_be_tracked_gets_a_detection(crema_dir):
+    """The first frame's face zoomed by 30% (as if the actor leaned in): tracking refuses it,
+    and that frame's box is the detected one, flagged as a detection."""
     from avemo.pipeline.locate import LocateOptions, locate_faces
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
@@ -299,14 +307,94 @@ def test_a_keyframe_that_cannot_be_tracked_gets_a_detection(crema_dir):
     first = largest(det(grays[0]))
     centre = ((first[0] + first[2]) / 2, (first[1] + first[3]) / 2)
     grays[0] = _moved(grays[0], scale=1.3, centre=centre)
-    boxes, detected = locate_faces(grays, det, "track", LocateOptions(2, 0.5, 0.7))
-    assert detected[0] and detected[-1] and sum(detected) == 2
+    boxes, how = locate_faces(grays, det, "track", LocateOptions())
+    assert how[0] == DETECTED and how[24] == DETECTED and (how == DETECTED).sum() <= 3
     assert iou(boxes[0], largest(det(grays[0]))) > 0.95  # full-frame detection's box (to a pixel)
     assert boxes[0][2] - boxes[0][0] > 1.15 * (first[2] - first[0])
-    # unchanged frames: the far keyframe is tracked (not a detection) onto the detected box
-    boxes, detected = locate_faces([f.gray() for f in frames], det, "track", LocateOptions(2, 0.5, 0.7))
-    assert detected[-1] and not detected[0] and boxes[0] is not None
+    assert how[1] in (TRACKED, DETECTED)  # the box changed between frames 0 and 2: frame 1 is located too
+    # unchanged frames: frame 0 is tracked (not a detection) from the middle frame's face
+    boxes, how = locate_faces([f.gray() for f in frames], det, "track", LocateOptions())
+    assert how[0] == TRACKED and (how == DETECTED).sum() == 1
     assert iou(boxes[0], largest(det(frames[0].gray()))) > 0.75
+
+
+# --- moving faces (real frames moved, written as video) -----------------------------------------
+@pytest.fixture(scope="module")
+def still_clip(crema_dir):
+    """The real ANG clip's frames (RGB), its face on the first frame, and per sampled frame the
+    per-frame detection's box (the truth a moved copy's boxes are moved from)."""
+    from avemo.pipeline.media import read_video_frames
+
+    rgb = read_video_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", "rgb24")
+    face = largest(HogDetector()(rgb[0]))
+    return rgb, face
+
+
+def _per_frame(path):
+    frames, n = read_sampled_frames(path, 50)
+    return [largest(HogDetector()(f.rgb())) for f in frames], sample_indices(n, 50), n
+
+
+@pytest.mark.parametrize("motion", list(MOTIONS))
+def test_crops_follow_a_moving_face(still_clip, tmp_path, motion):
+    """A real clip whose face jumps, sways (1-3 cycles, back where it started at both ends), pans
+    or zooms: every clip's boxes stay on the face. Fidelity is measured against the true box
+    (the still clip's per-frame detection moved as the frame was) and against per-frame
+    detection on the moved clip; dlib's own boxes sit on a HOG cell grid and jump pyramid
+    levels, so even the true box scores only ~0.84-0.89 against them on a moving face
+    (docs/faces.md): the bar there is the true box's own score, or 0.9 where that is higher."""
+    rgb, face = still_clip
+    still = write_video(tmp_path / "still.flv", rgb)
+    path = write_video(tmp_path / "moved.flv", moving_frames(rgb, face, motion))
+    out = face_track(path, FaceConfig())
+    ref, idx, n = _per_frame(path)
+    base, _, _ = _per_frame(still)
+    cx, cy, w = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2, face[2] - face[0]
+    truth = []
+    for b, j in zip(base, idx):
+        dx, dy, s = MOTIONS[motion](j / (n - 1))
+        truth.append((s * (b[0] - cx) + cx + dx * w, s * (b[1] - cy) + cy + dy * w,
+                      s * (b[2] - cx) + cx + dx * w, s * (b[3] - cy) + cy + dy * w))
+    ours = [iou(t, tuple(b)) for t, b in zip(truth, out["boxes"])]
+    vs_det = [iou(r, tuple(b)) for r, b in zip(ref, out["boxes"]) if r is not None]
+    ceiling = [iou(r, t) for r, t in zip(ref, truth) if r is not None]
+    assert len(vs_det) >= 48
+    # the true box is itself one dlib box moved (its own grid error): 0.8 is where the boxes
+    # follow the face; left at the first and last frame's places, a sway scores 0.25-0.45
+    assert np.mean(ours) >= 0.8 and min(ours) >= 0.65, (np.mean(ours), min(ours))
+    assert np.mean(vs_det) >= min(0.9, np.mean(ceiling) - 0.02) and min(vs_det) >= 0.6, (
+        np.mean(vs_det), min(vs_det), np.mean(ceiling))
+    assert not (out["located"] == LOST).any()
+
+
+def test_a_still_face_is_located_on_every_other_frame_only(still_clip, tmp_path):
+    """No motion, no extra work: frames between two tracked frames that agree are interpolated;
+    a swaying face gets every frame located."""
+    rgb, face = still_clip
+    still = face_track(write_video(tmp_path / "still.flv", rgb), FaceConfig())["located"]
+    assert (still == INTERPOLATED).sum() >= 20 and (still == DETECTED).sum() == 1
+    sway = face_track(write_video(tmp_path / "sway.flv", moving_frames(rgb, face, "sway x3")), FaceConfig())
+    assert (sway["located"] != INTERPOLATED).sum() >= 45
+
+
+def test_a_hidden_face_is_lost_not_guessed(still_clip, tmp_path):
+    """The face hidden for the middle fifth of the clip (a hand, the speaker gone): those frames
+    are marked lost, their boxes filled from the frames around them; the others keep theirs."""
+    rgb, face = still_clip
+    path = write_video(tmp_path / "hidden.flv", moving_frames(rgb, face, "pan", cover=(0.4, 0.6)))
+    out = face_track(path, FaceConfig())
+    _, idx, n = _per_frame(path)
+    t = idx / (n - 1)
+    hidden = (t >= 0.42) & (t <= 0.58)
+    visible = (t < 0.38) | (t > 0.62)
+    codes = out["located"]
+    assert (codes[hidden] == LOST).all(), codes
+    assert not (codes[visible] == LOST).any(), codes
+    assert not out["detected"][hidden].any()
+    lost = np.flatnonzero(codes == LOST)
+    before, after = out["boxes"][lost[0] - 1], out["boxes"][lost[-1] + 1]
+    assert (out["boxes"][lost] >= np.minimum(before, after) - 1e-3).all()  # filled between the neighbours
+    assert (out["boxes"][lost] <= np.maximum(before, after) + 1e-3).all()
 
 
 def test_stacked_crops_equal_one_at_a_time(crema_dir):

@@ -73,16 +73,16 @@ def test_trains_saves_and_loads(tiny, tmp_path, variant):
 
 
 def test_batchnorm_statistics_settle_on_a_small_training_set(tiny, tmp_path):
-    """48 training clips at batch 8 are 6 steps of 8 frames an epoch: with Keras' default
-    momentum (0.99) the moving averages that inference normalises with would still be ~40% their
-    initial values after two epochs; the trained model's must be close to the data's."""
+    """48 training clips at batch 8 are 6 steps an epoch: with Keras' default momentum (0.99)
+    the moving averages that inference normalises with would still be ~90% their initial values
+    after two epochs; the trained model's must be close to the data's."""
     store, splits = tiny
     r = train_variant("maxpool", store, splits, tmp_path / "m.keras",
                       TrainConfig(epochs=2, batch_size=8, lr=1e-3, patience=5, seed=0), verbose=0)
     model = load_model(r.model_path)
     cnn = model.get_layer("face_cnn_steps").layer
     bn = cnn.get_layer("bn1")
-    assert bn.momentum == pytest.approx(1 - 1 / (6 * 8))
+    assert bn.momentum == pytest.approx(1 - 1 / 6)
     conv = keras.Model(cnn.input, cnn.get_layer("conv1").output)
     data = load_split(open_stores(store), read_splits(splits).clips("train"), "train")
     x = data.inputs["faces"].reshape(-1, *data.inputs["faces"].shape[2:]).astype("float32") / 255
@@ -94,8 +94,26 @@ def test_batchnorm_statistics_settle_on_a_small_training_set(tiny, tmp_path):
 
 
 def test_batchnorm_momentum_is_keras_default_on_large_training_sets():
-    assert bn_momentum_for(363, 9) == 0.99 and bn_momentum_for(4, 50) == 0.99  # full CREMA-D; demo faces
-    assert bn_momentum_for(4, 9) == pytest.approx(1 - 1 / 36)  # the demo's MFCC windows
+    assert bn_momentum_for(363) == 0.99 and bn_momentum_for(100) == 0.99  # full CREMA-D
+    assert bn_momentum_for(4) == pytest.approx(0.75)  # the demo corpus: 60 clips at batch 16
+
+
+@pytest.mark.parametrize("stack", ["face_cnn_steps", "audio_cnn_steps"])
+def test_batchnorm_normalises_all_time_steps_with_one_set_of_statistics(stack):
+    """Inference normalises every time step with the moving averages, so training must normalise
+    a batch with one set of statistics over all its steps too. With momentum 0 the averages are
+    the last training batch's statistics, and inference on that batch must then give exactly the
+    training-mode output; a per-step BatchNorm (Keras 3's TimeDistributed calls the CNN once per
+    step, each with its own statistics) fails this wherever the steps differ, as MFCC windows of
+    speech and of padding do."""
+    model = build_model("maxpool", (4, 16, 16, 3), (3, 8, 8), bn_momentum=(0.0, 0.0))
+    layer = model.get_layer(stack)
+    rng = np.random.default_rng(0)
+    shape = (6, *layer.input.shape[1:])
+    x = rng.normal(size=shape).astype("float32") * np.arange(1, shape[1] + 1).reshape(1, -1, *[1] * (len(shape) - 2))
+    x += np.arange(shape[1]).reshape(1, -1, *[1] * (len(shape) - 2))  # every step its own mean and spread
+    trained = np.asarray(layer(x, training=True))  # updates the averages to this batch's statistics
+    np.testing.assert_allclose(np.asarray(layer(x, training=False)), trained, rtol=1e-3, atol=1e-3)
 
 
 def test_training_is_deterministic(tiny, tmp_path):
@@ -220,17 +238,19 @@ def test_streaming_path_trains_on_the_same_clips(tiny, tmp_path):
     assert load_model(r.model_path).output_shape == (None, 6)
 
 
-def test_demo_corpus_caps_epochs_only_on_the_demo(tmp_path):
+def test_demo_settings_apply_only_on_the_demo_corpus(tmp_path):
     from avemo.corpus import DEMO_MARKER
 
-    cfg = TrainConfig(epochs=15, demo_epochs=3)
+    cfg = TrainConfig(epochs=15, lr=1e-4, batch_size=16, demo_epochs=3, demo_lr=2e-3, demo_batch_size=4)
     real = tmp_path / "crema"
     real.mkdir()
-    assert cfg.for_corpus(real).epochs == 15 and cfg.for_corpus(None).epochs == 15
+    assert cfg.for_corpus(real) == cfg and cfg.for_corpus(None) == cfg
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / DEMO_MARKER).write_text("demo")
-    assert cfg.for_corpus(tmp_path / "demo").epochs == 3
-    assert TrainConfig(epochs=2, demo_epochs=3).for_corpus(tmp_path / "demo").epochs == 2
+    demo = cfg.for_corpus(tmp_path / "demo")
+    assert (demo.epochs, demo.lr, demo.batch_size) == (3, 2e-3, 4)
+    kept = cfg.for_corpus(tmp_path / "demo", keep=("lr",))  # --lr given on the command line
+    assert (kept.epochs, kept.lr, kept.batch_size) == (3, 1e-4, 4)
 
 
 def test_mirrored_strategy_on_two_logical_cpu_devices(tiny, tmp_path):

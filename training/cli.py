@@ -42,8 +42,8 @@ def _cfg(ctx, heads: bool = False, **overrides):
 @click.option("--patience", type=int, help="early-stopping patience in epochs (default: train.patience)")
 @click.option("--stream/--in-memory", default=None, help="read clips from the shards while training")
 @click.option("--corpus-root", type=click.Path(),
-              help="corpus the store was made from; on the demo corpus epochs are capped at "
-              "train.demo_epochs (unless --epochs is given)")
+              help="corpus the store was made from; on the demo corpus train.demo_epochs, demo_lr and "
+              "demo_batch_size apply (unless --epochs, --lr or --batch-size is given)")
 @click.option("--strategy", type=click.Choice(STRATEGIES),
               help="tf.distribute strategy (default: train.strategy, auto = MirroredStrategy on 2+ GPUs)")
 @click.option("--cpu-devices", type=int, help="split the CPU into N logical devices (try `mirrored` without GPUs)")
@@ -66,12 +66,12 @@ def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, e
                    f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips -> {head_path(out)}, "
                    f"assembled with its backbone -> {r.model_path}", err=True)
         return
-    if epochs is None:
-        capped = cfg.for_corpus(corpus_root)
-        if capped.epochs != cfg.epochs:
-            click.echo(f"train {variant}: demo corpus, at most {capped.epochs} epoch(s) "
-                       f"(train.demo_epochs; train.epochs {cfg.epochs} applies to real corpora)", err=True)
-        cfg = capped
+    given = tuple(k for k, v in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)) if v is not None)
+    demo = cfg.for_corpus(corpus_root, keep=given)
+    if demo != cfg:
+        click.echo(f"train {variant}: demo corpus: {demo.epochs} epoch(s), lr {demo.lr:g}, batch {demo.batch_size} "
+                   f"(train.demo_*; the paper's train.epochs/lr/batch_size apply to real corpora)", err=True)
+    cfg = demo
     r = train_variant(variant, store, splits, out, cfg, history_csv=history)
     click.echo(f"train {variant}: {r.epochs_run} epoch(s), best {r.best_epoch} "
                f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips, {r.replicas} replica(s) "

@@ -81,6 +81,31 @@ class TransformerEncoder(layers.Layer):
                 "dropout": self.dropout}
 
 
+@keras.saving.register_keras_serializable(package="avemo")
+class FoldTime(layers.Wrapper):
+    """Applies ``layer`` to every time step at once, time folded into the batch:
+    (batch, T, ...) -> (batch * T, ...) -> layer -> (batch, T, ...).
+
+    Unlike Keras 3's TimeDistributed (which calls the layer once per step), BatchNorm inside
+    then normalises a training batch with statistics over all of its steps, the same
+    statistics its moving averages learn and inference uses (docs/model.md, BatchNorm)."""
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build((None, *input_shape[2:]))
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        inner = self.layer.compute_output_shape((None, *input_shape[2:]))
+        return (input_shape[0], input_shape[1], *inner[1:])
+
+    def call(self, inputs, training=None):
+        steps = inputs.shape[1]
+        folded = keras.ops.reshape(inputs, (-1, *inputs.shape[2:]))
+        out = self.layer(folded, training=training)
+        return keras.ops.reshape(out, (-1, steps, *out.shape[1:]))
+
+
 def conv_stack(input_shape: tuple[int, ...], name: str, bn_momentum: float = 0.99) -> keras.Model:
     """The per-step CNN: 3 x (Conv2D 32 3x3 'same', BatchNorm, ReLU, MaxPool 2x2), flattened."""
     x = inp = keras.Input(input_shape)
@@ -100,11 +125,11 @@ def build_backbone(face_shape: tuple[int, ...], mfcc_shape: tuple[int, ...],
     train-split statistics (stored in the model); frames are scaled to [0, 1] on the fly."""
     faces = keras.Input(face_shape, dtype="uint8", name="faces")
     mfcc = keras.Input(mfcc_shape, name="mfcc")
-    # TimeDistributed over the static time axis, not time folded into the batch: measured
-    # faster per epoch on CPU despite longer tracing (docs/model.md, speed).
+    # Time folded into the batch (FoldTime), not Keras 3's per-step TimeDistributed: BatchNorm
+    # must see one set of statistics per batch, as at inference (docs/model.md, BatchNorm).
     f = layers.Rescaling(1.0 / 255, name="face_scale")(faces)
     face_cnn = conv_stack(face_shape[1:], "face_cnn", bn_momentum[0])
-    f = layers.TimeDistributed(face_cnn, name="face_cnn_steps")(f)
+    f = FoldTime(face_cnn, name="face_cnn_steps")(f)
     face_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="face_embed")(f)
     n_coef = mfcc_shape[-1]
     mean = np.zeros(n_coef) if mfcc_mean is None else np.asarray(mfcc_mean)
@@ -112,7 +137,7 @@ def build_backbone(face_shape: tuple[int, ...], mfcc_shape: tuple[int, ...],
     a = layers.Normalization(axis=-1, mean=mean, variance=var, name="mfcc_standardise")(mfcc)
     a = layers.Reshape((*mfcc_shape, 1), name="mfcc_channel")(a)
     audio_cnn = conv_stack((*mfcc_shape[1:], 1), "audio_cnn", bn_momentum[1])
-    a = layers.TimeDistributed(audio_cnn, name="audio_cnn_steps")(a)
+    a = FoldTime(audio_cnn, name="audio_cnn_steps")(a)
     audio_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="audio_embed")(a)
     return (faces, mfcc), (face_seq, audio_seq)
 
@@ -151,17 +176,16 @@ def build_model(variant: str, face_shape=(50, 64, 64, 3), mfcc_shape=(9, 40, 40)
     return keras.Model(inputs, head_and_fusion(variant, face_seq, audio_seq), name=f"avemo_{variant}")
 
 
-def bn_momentum_for(steps_per_epoch: int, time_steps: int, default: float = 0.99) -> float:
+def bn_momentum_for(steps_per_epoch: int, default: float = 0.99) -> float:
     """BatchNorm momentum whose moving averages settle within one epoch.
 
-    A per-step CNN's BatchNorm updates its averages once per time step of every training step
-    (TimeDistributed calls it ``time_steps`` times), so an epoch makes ``steps x time_steps``
-    updates. Keras' default 0.99 (a horizon of ~100 updates) is kept wherever an epoch makes at
-    least 100 (full CREMA-D: ~360 x 9 for the MFCC windows); below that the horizon shrinks to
-    one epoch (``1 - 1/updates``). With the default, a small training set (the demo corpus: 4
-    steps of 9 MFCC windows an epoch) ends training with averages still half their initial
-    values, and inference (validation, evaluation) normalises with the wrong statistics."""
-    return min(default, 1.0 - 1.0 / max(steps_per_epoch * time_steps, 2))
+    The per-step CNNs' BatchNorm updates its averages once per training step (time is folded
+    into the batch: :class:`FoldTime`). Keras' default 0.99 (a horizon of ~100 updates) is kept
+    wherever an epoch makes at least 100 steps (full CREMA-D: ~370); below that the horizon
+    shrinks to one epoch (``1 - 1/steps``). With the default, a small training set (the demo
+    corpus: 4 steps an epoch) ends training with averages still mostly their initial values,
+    and inference (validation, evaluation) normalises with the wrong statistics."""
+    return min(default, 1.0 - 1.0 / max(steps_per_epoch, 2))
 
 
 def head_and_fusion(variant: str, face_seq, audio_seq):

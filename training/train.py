@@ -88,8 +88,8 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
         log.warning("training %s on %d replicas; global batch %d", variant, replicas, config.batch_size)
     with scope:
         steps = -(-len(train.clip_ids) // config.batch_size)
-        momentum = (bn_momentum_for(steps, face_shape[0]), bn_momentum_for(steps, mfcc_shape[0]))
-        model = build_model(variant, face_shape, mfcc_shape, mean, var, momentum)
+        momentum = bn_momentum_for(steps)
+        model = build_model(variant, face_shape, mfcc_shape, mean, var, (momentum, momentum))
         model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     out = Path(out)
