@@ -238,6 +238,41 @@ def test_streaming_path_trains_on_the_same_clips(tiny, tmp_path):
     assert load_model(r.model_path).output_shape == (None, 6)
 
 
+def test_stream_auto_decides_by_the_memory_budget():
+    from avemo.errors import ConfigError
+    from avemo.params import section
+    from avemo.training.memory import decide_stream
+
+    assert decide_stream("auto", int(0.5e9), memory_gb=1)[0] is False
+    stream, why = decide_stream("auto", int(2e9), memory_gb=1)
+    assert stream and "2.0 GB" in why and "1 GB (train.memory_gb)" in why
+    assert decide_stream(True, 1, memory_gb=1)[0] is True
+    with pytest.raises(ConfigError, match=r"needs ~2.0 GB .* set train.stream: auto or true"):
+        decide_stream(False, int(2e9), memory_gb=1)
+    assert decide_stream("auto", 1)[0] is False  # a byte fits any machine's available memory
+    assert section(TrainConfig, {}, "train").stream == "auto"
+    with pytest.raises(ConfigError, match="train.stream must be auto, true or false"):
+        section(TrainConfig, {"train": {"stream": "sometimes"}}, "train")
+
+
+def test_in_memory_training_over_budget_streams_or_stops_before_loading(tiny, tmp_path):
+    """The tiny splits need ~10 MB in memory: under a 1 MB budget `auto` streams them, and
+    `false` stops with the figures before any model is built or file written."""
+    from avemo.errors import ConfigError
+
+    store, splits = tiny
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=1e-3, seed=0, memory_gb=0.001)
+    r = train_variant("maxpool", store, splits, tmp_path / "auto.keras", cfg, verbose=0)
+    side = json.loads((tmp_path / "auto.json").read_text())
+    assert side["stream"] is True and "streaming from the shards" in r.input and r.n_train == 48
+    r = train_variant("maxpool", store, splits, tmp_path / "mem.keras", TrainConfig(epochs=1, batch_size=8), verbose=0)
+    assert json.loads((tmp_path / "mem.json").read_text())["stream"] is False and "in memory" in r.input
+    with pytest.raises(ConfigError, match="in-memory training needs"):
+        train_variant("maxpool", store, splits, tmp_path / "no.keras",
+                      TrainConfig(epochs=1, batch_size=8, stream=False, memory_gb=0.001), verbose=0)
+    assert not (tmp_path / "no.keras").exists() and not (tmp_path / "no.json").exists()
+
+
 def test_demo_settings_apply_only_on_the_demo_corpus(tmp_path):
     from avemo.corpus import DEMO_MARKER
 

@@ -40,7 +40,9 @@ def _cfg(ctx, heads: bool = False, **overrides):
 @click.option("--lr", type=float, help="Adam learning rate (default: train.lr, 1e-4)")
 @click.option("--seed", type=int, help="random seed (default: train.seed, 0)")
 @click.option("--patience", type=int, help="early-stopping patience in epochs (default: train.patience)")
-@click.option("--stream/--in-memory", default=None, help="read clips from the shards while training")
+@click.option("--stream/--in-memory", default=None,
+              help="read clips from the shards while training, or load the splits into memory "
+              "(default: train.stream, auto = in memory when it fits train.memory_gb)")
 @click.option("--corpus-root", type=click.Path(),
               help="corpus the store was made from; on the demo corpus train.demo_epochs, demo_lr and "
               "demo_batch_size apply (unless --epochs, --lr or --batch-size is given)")
@@ -73,6 +75,7 @@ def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, e
                    f"(train.demo_*; the paper's train.epochs/lr/batch_size apply to real corpora)", err=True)
     cfg = demo
     r = train_variant(variant, store, splits, out, cfg, history_csv=history)
+    click.echo(f"train {variant}: input {r.input}", err=True)
     click.echo(f"train {variant}: {r.epochs_run} epoch(s), best {r.best_epoch} "
                f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips, {r.replicas} replica(s) "
                f"-> {r.model_path}", err=True)

@@ -23,12 +23,15 @@ class TrainConfig:
     patience: int = 5
     seed: int = 0
     variants: tuple[str, ...] = VARIANTS
-    stream: bool = False
+    #: auto: in memory when the splits fit the memory budget, else read from the shards.
+    stream: bool | str = "auto"
+    #: The memory budget of in-memory training in GB (0: 70% of what the machine has available).
+    memory_gb: float = 0.0
     threads: int = 0
     #: On the bundled demo corpus only (60 training clips that ``make demo`` must learn in
     #: minutes on a laptop CPU), these replace ``epochs``, ``lr`` and ``batch_size``; any other
     #: corpus trains with the paper's settings above.
-    demo_epochs: int = 8
+    demo_epochs: int = 6
     demo_lr: float = 1e-3
     demo_batch_size: int = 8
     #: tf.distribute strategy: auto (MirroredStrategy when more than one GPU is visible),
@@ -55,6 +58,11 @@ class TrainConfig:
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown:
             raise ConfigError(f"{name}.variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
+        if self.stream not in (True, False, "auto"):
+            raise ConfigError(f"{name}.stream must be auto, true or false, got {self.stream!r}")
+        if not isinstance(self.memory_gb, (int, float)) or isinstance(self.memory_gb, bool) or self.memory_gb < 0:
+            raise ConfigError(f"{name}.memory_gb must be 0 (the machine's available memory) or a positive "
+                              f"number of GB, got {self.memory_gb!r}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"{name}.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if not isinstance(self.cpu_devices, int) or self.cpu_devices < 0:

@@ -57,8 +57,10 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
     is_demo = is_demo_corpus(corpus_root)
     lines = ["# Results: audio-visual emotion recognition on CREMA-D", ""]
     if is_demo:
-        lines += ["> **Demo corpus**: every pseudo-actor is the same real actor under jitter. These numbers",
-                  "> show that the pipeline runs end to end; they are not an emotion-recognition result.", ""]
+        lines += ["> **Demo corpus**: each emotion is one real clip, re-rendered per pseudo-actor, and every",
+                  "> pseudo-actor is the same real actor. Scores well above chance (1/6) show that the pipeline",
+                  "> learns end to end (trained with `train.demo_*`); they are not an emotion-recognition result.",
+                  ""]
     lines += ["## Table I: sequence models (test split, macro averages)", "",
               "| model | precision | recall | F1 | accuracy | paper F1 | clips |",
               "| --- | --- | --- | --- | --- | --- | --- |"]

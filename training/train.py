@@ -14,7 +14,9 @@ from avemo.params import to_dict
 from avemo.splits import read_splits
 from avemo.training import backend
 from avemo.training.config import TrainConfig
-from avemo.training.data import load_split, mfcc_statistics, open_stores, select, streaming_dataset, tensor_dataset
+from avemo.training import memory
+from avemo.training.data import (END_TO_END, load_split, mfcc_statistics, open_stores, select, streaming_dataset,
+                                 tensor_dataset)
 from avemo.training.models import bn_momentum_for, build_model
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ class TrainResult:
     n_train: int
     n_val: int
     replicas: int = 1
+    #: How the splits were fed (``train.stream``'s decision and why).
+    input: str = ""
 
 
 def train_variant(variant: str, store: str | Path, splits: str | Path, out: str | Path,
@@ -68,16 +72,23 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     backend.setup(config.seed, config.threads, config.cpu_devices)
     split_clips = read_splits(splits)
     readers = open_stores(store)
-    if config.stream:
-        train = select(readers, split_clips.clips("train"), "train")
-        val = select(readers, split_clips.clips("val"), "val")
+    train = select(readers, split_clips.clips("train"), "train")
+    val = select(readers, split_clips.clips("val"), "val")
+    per_clip = memory.clip_bytes({name: (readers[s].spec(d).shape, readers[s].spec(d).dtype)
+                                  for name, (s, d) in END_TO_END.items()})
+    need = memory.split_bytes(per_clip, len(train.clip_ids) + len(val.clip_ids))
+    stream, why = memory.decide_stream(config.stream, need, config.memory_gb)  # before anything is loaded
+    log.info("training input: %s", why)
+    if stream:
         sample = readers["mfcc"].load(train.clip_ids[: min(len(train.clip_ids), 2000)], ["mfcc"])["mfcc"]
         mean, var = mfcc_statistics(sample)
         train_ds = streaming_dataset(readers, train, config.batch_size, True, config.seed)
         val_ds = streaming_dataset(readers, val, config.batch_size, False, config.seed)
     else:
-        train = load_split(readers, split_clips.clips("train"), "train")
-        val = load_split(readers, split_clips.clips("val"), "val")
+        missing = train.missing, val.missing
+        train = load_split(readers, train.clip_ids, "train")
+        val = load_split(readers, val.clip_ids, "val")
+        train.missing, val.missing = missing
         mean, var = mfcc_statistics(train.inputs["mfcc"])
         train_ds = tensor_dataset(train, config.batch_size, True, config.seed)
         val_ds = tensor_dataset(val, config.batch_size, False, config.seed)
@@ -100,7 +111,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     best = int(np.argmin(losses))
     sidecar = {"variant": variant, "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
-               "replicas": replicas, "backend": backend.name(),
+               "replicas": replicas, "backend": backend.name(), "stream": stream, "input": why,
                "missing": {"train": len(train.missing), "val": len(val.missing)},
                "epochs_run": len(losses), "best_epoch": best + 1, "best_val_loss": float(losses[best]),
                "store_params": {m: r.params for m, r in readers.items()}}
@@ -108,4 +119,4 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     for r in readers.values():
         r.close()
     return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids),
-                       replicas)
+                       replicas, why)

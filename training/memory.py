@@ -1,0 +1,62 @@
+"""How much memory in-memory training needs, how much the machine has, and what ``train.stream:
+auto`` decides from the two: stream from the shards when the split would not fit."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Mapping
+
+from avemo.errors import ConfigError
+
+#: In-memory training holds each split's arrays once as numpy and once more inside the input
+#: pipeline (tf.data's from_tensor_slices copies them; a PyDataset batches views, but Keras
+#: copies each batch): budget two copies.
+COPIES = 2
+#: The share of the available memory in-memory training may take; the rest is for the model,
+#: TensorFlow and the OS.
+SHARE = 0.7
+
+
+def available_bytes() -> int:
+    """Memory the kernel says is available now (``MemAvailable``; else free pages)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def split_bytes(clip_bytes: int, n_clips: int) -> int:
+    """What holding ``n_clips`` of ``clip_bytes`` each in memory for training costs."""
+    return COPIES * clip_bytes * n_clips
+
+
+def clip_bytes(specs: Mapping[str, tuple[tuple[int, ...], str]]) -> int:
+    """Bytes of one clip's model inputs: input name -> (shape, dtype)."""
+    import numpy as np
+
+    return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in specs.values())
+
+
+def decide_stream(setting: bool | str, need: int, memory_gb: float = 0.0) -> tuple[bool, str]:
+    """(stream?, why) for ``train.stream`` = ``setting`` when in-memory training needs ``need``
+    bytes. ``memory_gb``: the budget (0: this machine's available memory). ``false`` with too
+    little memory is a ConfigError raised before anything is loaded."""
+    budget = memory_gb * 1e9 if memory_gb else SHARE * available_bytes()
+    where = f"{memory_gb:g} GB (train.memory_gb)" if memory_gb else f"{budget / 1e9:.1f} GB ({SHARE:.0%} of the available memory)"
+    fits = need <= budget
+    if setting is True:
+        return True, "train.stream: true"
+    if setting is False:
+        if not fits:
+            raise ConfigError(f"in-memory training needs ~{need / 1e9:.1f} GB (the train and validation splits, "
+                              f"{COPIES} copies), more than the budget of {where}: set train.stream: auto or true "
+                              f"(clips are then read from the shards), or give the machine more memory")
+        return False, "train.stream: false"
+    if fits:
+        return False, f"in memory: ~{need / 1e9:.2f} GB of a budget of {where}"
+    return True, f"streaming from the shards: in memory would need ~{need / 1e9:.1f} GB, over the budget of {where}"
