@@ -7,6 +7,9 @@ from pathlib import Path
 
 DEMO_MARKER = "AVEMO_DEMO_CORPUS.txt"
 UNUSED_MARKER = "NOT_USED.txt"
+#: Written by ``avemo demo-corpus --full``: a CREMA-D-sized corpus for scale rehearsals. Not a
+#: demo corpus: training uses the paper's settings on it, as on CREMA-D.
+REHEARSAL_MARKER = "AVEMO_REHEARSAL_CORPUS.txt"
 
 
 def is_demo_corpus(root: str | Path | None) -> bool:

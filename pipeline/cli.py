@@ -19,7 +19,7 @@ from avemo.features.inspect import verify as verify_store
 from avemo.fileio import atomic_write
 from avemo.params import section
 from avemo.pipeline.config import CorpusConfig, DemoConfig, FaceConfig, ManifestConfig, MfccConfig, SplitConfig
-from avemo.pipeline.demo import build_demo_corpus, write_unused_placeholder
+from avemo.pipeline.demo import build_demo_corpus, build_rehearsal_corpus, write_unused_placeholder
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.manifest import read_manifest, scan_corpus, write_manifest
 from avemo.pipeline.split import check_leakage, load_split_files, make_split
@@ -34,12 +34,22 @@ from avemo.splits import write_splits
 @click.option("--actors", type=int, default=None, help="pseudo-actors (default: demo.actors, 30)")
 @click.option("--seed", type=int, default=None, help="jitter seed (default: demo.seed, 0)")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True, help="parallel processes (-1: all cores)")
+@click.option("--full", is_flag=True,
+              help="a CREMA-D-sized rehearsal corpus instead: every real clip name (7,442), the real "
+              "actors, one render per actor and emotion hard-linked under its names")
 @click.option("--if-corpus", "if_corpus", type=click.Path(),
               help="build only if this corpus root (DVC passes corpus.root) is --out; else write a "
               "placeholder, so that a CREMA-D run does no demo work")
 @click.pass_context
-def demo_corpus(ctx, source, out, actors, seed, jobs, if_corpus):
+def demo_corpus(ctx, source, out, actors, seed, jobs, full, if_corpus):
     """Build the demo corpus (a CREMA-D-shaped folder) from the six real clips."""
+    if full:
+        if actors is not None or if_corpus is not None:
+            raise click.UsageError("--full builds every CREMA-D clip name: drop --actors / --if-corpus")
+        cfg = section(DemoConfig, params_of(ctx), "demo", seed=seed)
+        names = build_rehearsal_corpus(source, out, cfg.seed, jobs=jobs)
+        click.echo(f"rehearsal corpus: {len(names)} clips of {len({n[:4] for n in names})} actors -> {out}", err=True)
+        return
 
     if if_corpus is not None and Path(if_corpus).resolve() != Path(out).resolve():
         note = write_unused_placeholder(out, if_corpus)

@@ -9,6 +9,7 @@ are a smoke test, not an emotion-recognition result.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,10 +20,11 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from avemo.corpus import DEMO_MARKER, UNUSED_MARKER
+from avemo.corpus import DEMO_MARKER, REHEARSAL_MARKER, UNUSED_MARKER
 from avemo.errors import CorpusError
 from avemo.fileio import atomic_path, atomic_write
-from avemo.names import ACTOR_MIN, EMOTIONS, SENTENCES
+from avemo.metadata import clip_names as crema_d_clip_names
+from avemo.names import ACTOR_MIN, EMOTIONS, SENTENCES, parse_clip_name
 from avemo.pipeline.config import DemoConfig
 from avemo.pipeline.media import read_video_frames
 
@@ -198,3 +200,53 @@ def build_demo_corpus(source: str | Path, out: str | Path, config: DemoConfig = 
     tasks = (delayed(_make_clip)(source, out, config, i, c, e) for i, (c, e) in enumerate(names))
     done = Parallel(n_jobs=jobs, return_as="generator")(tasks)
     return list(tqdm(done, total=len(names), desc="demo corpus", unit="clip", disable=not progress))
+
+
+#: Where the rehearsal corpus keeps its one render per actor and emotion (outside VideoFlash/
+#: and AudioWAV/, so the manifest does not see them twice).
+RENDERS = "renders"
+
+
+def _link(src: Path, dst: Path) -> None:
+    """A hard link (no extra disk), or a copy where the filesystem has none."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def build_rehearsal_corpus(source: str | Path, out: str | Path, seed: int = 0, jobs: int = 1,
+                           actors: tuple[int, ...] | None = None, progress: bool = True) -> list[str]:
+    """A CREMA-D-sized rehearsal corpus: every real CREMA-D clip name (7,442, from the bundled
+    metadata) under ``out/VideoFlash`` and ``out/AudioWAV``, so that the real actors (with their
+    real demographics), the split and every stage meet CREMA-D's real counts and sizes.
+
+    Each actor's clips of one emotion are hard links to one render of the real clip of that
+    emotion under that actor's own jitter (91 x 6 = 546 renders, in ``out/renders``): cheap to
+    build and store, actor-disjoint splits stay meaningful, and no score on it means anything.
+    ``actors``: only these actors' clips (tests). Same bytes for the same source and seed."""
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    source, out = Path(source), Path(out)
+    _read_originals(source)
+    names = [n for n in crema_d_clip_names() if actors is None or int(n[:4]) in actors]
+    if out.exists():
+        shutil.rmtree(out)
+    for folder in ("VideoFlash", "AudioWAV", RENDERS):
+        (out / folder).mkdir(parents=True)
+    atomic_write(out / REHEARSAL_MARKER,
+                 "avemo rehearsal corpus: every CREMA-D clip name, each a hard link to one render per actor\n"
+                 "and emotion of six real clips of actor 1001. For scale tests only: scores mean nothing.\n")
+    renders = sorted({(parse_clip_name(n).actor, parse_clip_name(n).emotion) for n in names})
+    config = DemoConfig(actors=91, seed=seed)
+    tasks = (delayed(_make_clip)(source, out / RENDERS, config, 0, f"{a}_DFA_{e}_XX", e) for a, e in renders)
+    done = Parallel(n_jobs=jobs, return_as="generator")(tasks)
+    for _ in tqdm(done, total=len(renders), desc="rehearsal renders", unit="clip", disable=not progress):
+        pass
+    for name in tqdm(names, desc="rehearsal names", unit="clip", disable=not progress):
+        clip = parse_clip_name(name)
+        render = f"{clip.actor}_DFA_{clip.emotion}_XX"
+        _link(out / RENDERS / "VideoFlash" / f"{render}.flv", out / "VideoFlash" / f"{name}.flv")
+        _link(out / RENDERS / "AudioWAV" / f"{render}.wav", out / "AudioWAV" / f"{name}.wav")
+    return names

@@ -57,3 +57,34 @@ def test_flv_has_video_and_audio_streams(demo_corpus):
     path = next((demo_corpus / "VideoFlash").glob("*.flv"))
     with av.open(str(path)) as c:
         assert c.streams.video and c.streams.audio
+
+
+def test_rehearsal_corpus_has_every_real_name_of_its_actors_and_real_sizes(crema_dir, tmp_path):
+    """The full rehearsal corpus for three actors: exactly their real CREMA-D clip names, one
+    render per actor and emotion hard-linked under every name, found whole by the manifest."""
+    from click.testing import CliRunner
+
+    from avemo.cli import main
+    from avemo.corpus import REHEARSAL_MARKER, is_demo_corpus
+    from avemo.metadata import clip_names
+    from avemo.pipeline.demo import build_rehearsal_corpus
+
+    actors = (1001, 1002, 1076)
+    out = tmp_path / "full"
+    names = build_rehearsal_corpus(crema_dir, out, seed=0, jobs=2, actors=actors, progress=False)
+    real = [n for n in clip_names() if int(n[:4]) in actors]
+    assert names == real and len(real) == 82 + 81 + 81  # CREMA-D has 81-82 clips per actor
+    assert sorted(p.stem for p in (out / "VideoFlash").glob("*.flv")) == sorted(real)
+    assert sorted(p.stem for p in (out / "AudioWAV").glob("*.wav")) == sorted(real)
+    assert (out / REHEARSAL_MARKER).is_file() and not is_demo_corpus(out)  # trains with the paper's settings
+    inode = {p.stem: p.stat().st_ino for p in (out / "VideoFlash").glob("*.flv")}
+    for name in real:  # one render per actor and emotion, hard-linked
+        a, _, e, _ = name.split("_")
+        assert inode[name] == (out / "renders" / "VideoFlash" / f"{a}_DFA_{e}_XX.flv").stat().st_ino
+    assert len(set(inode.values())) == len(actors) * 6
+    excluded = {"1076_MTI_NEU_XX", "1076_MTI_SAD_XX"}  # documented broken CREMA-D clips of actor 1076
+    result = scan_corpus(out)
+    assert len(result.rows) == len(real) - 2 and not result.rejected and set(result.excluded) == excluded
+    res = CliRunner().invoke(main, ["manifest", "--root", str(out), "--out", str(tmp_path / "m.csv")])
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "m.csv").read_text().strip().splitlines()) == 1 + len(real) - len(excluded)
