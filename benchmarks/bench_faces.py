@@ -137,7 +137,8 @@ def print_rows(title: str, table: dict[str, list[dict]]) -> None:
     print("-" * len(head))
     for kind, rows in table.items():
         for r in rows:
-            share = "/".join(f"{100 * r['located_share'][k]:.0f}" for k in ("detected", "tracked", "interpolated", "lost"))
+            share = "/".join(f"{100 * r['located_share'][k]:.0f}"
+                             for k in ("detected", "tracked", "interpolated", "lost"))
             true = "" if r["true_box_iou"] is None else f"{r['true_box_iou']:.3f}"
             print(f"{kind:<9} {r['strategy']:<26} {r['ms_per_clip']:8.1f} {r['x_vp6']:8.2f} {r['iou_mean']:6.3f} "
                   f"{r['iou_worst_clip']:6.3f} {r['iou_worst_frame']:7.3f} {true:>8}  {share}")

@@ -69,9 +69,7 @@ def face_track(path: str | Path, config: FaceConfig) -> dict[str, np.ndarray]:
     found: :data:`avemo.features.schema.LOCATED`). Raises MediaError / NoFaceError."""
     frames, n_source = read_sampled_frames(path, config.n_frames)
     detect = make_detector(config.detector, config.upsample)
-    options = LocateOptions(config.keyframes, config.roi_margin, config.track_ncc, config.track_step,
-                            config.refine, config.snap)
-    found, located = locate_faces(frames, detect, config.strategy, options)
+    found, located = locate_faces(frames, detect, config.strategy, LocateOptions.of(config))
     boxes = smooth(interpolate(found, sample_indices(n_source, config.n_frames)), config.smooth)
     if config.align:
         angles = np.array([eye_angle(gray_of(f), b) for f, b in zip(frames, boxes)], np.float32)

@@ -17,7 +17,7 @@ docs/faces.md has the measured cost and fidelity of each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import cv2
@@ -43,6 +43,12 @@ class LocateOptions:
     track_step: int = 2
     refine: float = 0.04
     snap: bool = True
+
+    @classmethod
+    def of(cls, config) -> "LocateOptions":
+        """These options as a :class:`avemo.pipeline.config.FaceConfig` (whose fields of the
+        same names they are) sets them."""
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
 
 #: A strategy: (frames, detector, options) -> per frame a box or None, and how each frame's box
@@ -131,14 +137,6 @@ class Tracker:
         when the best correlation is below ``min_ncc`` (the face changed or left)."""
         box, score = self.match(gray, near, margin)
         return box if score >= min_ncc else None
-
-
-def track_face(ref: np.ndarray, box: Box, gray: np.ndarray, near: Box, margin: float,
-               min_ncc: float) -> Box | None:
-    """``box`` (the face in the gray frame ``ref``) moved to where that face is in ``gray``
-    (:class:`Tracker`), searched within ``near`` grown by ``margin`` face sizes; None when the
-    best normalised cross-correlation is below ``min_ncc``."""
-    return Tracker(ref, box).find(gray, near, margin, min_ncc)
 
 
 def _peak_offset(v: np.ndarray) -> float:

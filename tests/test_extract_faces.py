@@ -61,7 +61,8 @@ def test_a_clip_whose_face_is_lost_for_a_while_is_stored_flagged_and_counted(rea
                                                             cover=(0.4, 0.6)))
     m = _manifest(runner, real_corpus, tmp_path / "m.csv")
     store, summary = tmp_path / "faces", tmp_path / "s.json"
-    res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(store), "--summary", str(summary)])
+    res = runner.invoke(main, ["extract", "faces", "--manifest", str(m), "--out", str(store),
+                               "--summary", str(summary)])
     assert res.exit_code == 0, res.output
     assert "7 stored" in res.stderr and "1 stored clip(s) with face lost on some frames" in res.stderr
     assert json.loads(summary.read_text())["flagged"] == {"face lost on some frames": 1}

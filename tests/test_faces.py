@@ -262,14 +262,27 @@ def _moved(gray, dx=0.0, dy=0.0, scale=1.0, centre=(0.0, 0.0)):
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def _tracking(tracker):
+    """(ref, box, gray, near, margin, min_ncc) -> the face of ``box`` in ``ref`` found in ``gray``."""
+    return lambda ref, box, gray, near, margin, min_ncc: tracker(ref, box).find(gray, near, margin, min_ncc)
+
+
+def test_locate_options_are_the_face_params_of_the_same_names():
+    from avemo.pipeline.locate import LocateOptions
+
+    assert LocateOptions.of(FaceConfig()) == LocateOptions()  # same defaults
+    assert LocateOptions.of(FaceConfig(track_step=3, snap=False)) == LocateOptions(track_step=3, snap=False)
+
+
 def test_tracking_follows_a_moving_face(crema_dir):
     """A real frame shifted by known sub-pixel amounts: the tracked box moves with it (< 1 px)."""
     from avemo.pipeline.detectors import level1 as _level1
-    from avemo.pipeline.locate import track_face
+    from avemo.pipeline.locate import Tracker
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
     gray = frames[-1].gray()
     box = _level1(HogDetector(), gray)
+    track_face = _tracking(Tracker)
     for dx, dy in [(0, 0), (3, 0), (0, -5), (7.5, 2.5), (-12.25, 9), (20, -15), (-40, 30)]:
         got = track_face(gray, box, _moved(gray, dx, dy), box, 0.5, 0.7)
         assert got is not None
@@ -283,11 +296,12 @@ def test_tracking_follows_a_moving_face(crema_dir):
 def test_tracking_refuses_what_is_not_the_same_face(crema_dir):
     """Low correlation -> None: another place, a face grown by 30%, a flat template."""
     from avemo.pipeline.detectors import level1 as _level1
-    from avemo.pipeline.locate import track_face
+    from avemo.pipeline.locate import Tracker
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
     gray = frames[-1].gray()
     box = _level1(HogDetector(), gray)
+    track_face = _tracking(Tracker)
     corner = (0.0, 0.0, box[2] - box[0], box[3] - box[1])  # background only
     assert track_face(gray, box, gray, corner, 0.5, 0.7) is None
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)

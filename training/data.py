@@ -84,6 +84,12 @@ def load_split(readers: Mapping[str, StoreReader], clip_ids: list[str], split: s
                inputs: Mapping[str, tuple[str, str]] = END_TO_END) -> SplitData:
     """Select the split and load every model input of ``inputs`` into memory."""
     data = select({store: readers[store] for store, _ in inputs.values()}, clip_ids, split)
+    return load_inputs(readers, data, inputs)
+
+
+def load_inputs(readers: Mapping[str, StoreReader], data: SplitData,
+                inputs: Mapping[str, tuple[str, str]] = END_TO_END) -> SplitData:
+    """Load every model input of ``inputs`` of a selected split into memory (``data.inputs``)."""
     for name, (store, dataset) in inputs.items():
         data.inputs[name] = readers[store].load(data.clip_ids, [dataset])[dataset]
     return data

@@ -47,7 +47,8 @@ def decide_stream(setting: bool | str, need: int, memory_gb: float = 0.0) -> tup
     bytes. ``memory_gb``: the budget (0: this machine's available memory). ``false`` with too
     little memory is a ConfigError raised before anything is loaded."""
     budget = memory_gb * 1e9 if memory_gb else SHARE * available_bytes()
-    where = f"{memory_gb:g} GB (train.memory_gb)" if memory_gb else f"{budget / 1e9:.1f} GB ({SHARE:.0%} of the available memory)"
+    where = (f"{memory_gb:g} GB (train.memory_gb)" if memory_gb
+             else f"{budget / 1e9:.1f} GB ({SHARE:.0%} of the available memory)")
     fits = need <= budget
     if setting is True:
         return True, "train.stream: true"

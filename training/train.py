@@ -12,10 +12,9 @@ import numpy as np
 from avemo.fileio import atomic_path, atomic_write
 from avemo.params import to_dict
 from avemo.splits import read_splits
-from avemo.training import backend
+from avemo.training import backend, memory
 from avemo.training.config import TrainConfig
-from avemo.training import memory
-from avemo.training.data import (END_TO_END, load_split, mfcc_statistics, open_stores, select, streaming_dataset,
+from avemo.training.data import (END_TO_END, load_inputs, mfcc_statistics, open_stores, select, streaming_dataset,
                                  tensor_dataset)
 from avemo.training.models import bn_momentum_for, build_model
 
@@ -85,10 +84,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
         train_ds = streaming_dataset(readers, train, config.batch_size, True, config.seed)
         val_ds = streaming_dataset(readers, val, config.batch_size, False, config.seed)
     else:
-        missing = train.missing, val.missing
-        train = load_split(readers, train.clip_ids, "train")
-        val = load_split(readers, val.clip_ids, "val")
-        train.missing, val.missing = missing
+        train, val = load_inputs(readers, train), load_inputs(readers, val)
         mean, var = mfcc_statistics(train.inputs["mfcc"])
         train_ds = tensor_dataset(train, config.batch_size, True, config.seed)
         val_ds = tensor_dataset(val, config.batch_size, False, config.seed)
