@@ -10,7 +10,7 @@ export MPLCONFIGDIR    := $(CURDIR)/.cache/matplotlib
 export KERAS_HOME      := $(CURDIR)/.cache/keras
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench bench-full install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "avemo needs Python >= 3.11, found " + sys.version' 
@@ -35,6 +35,10 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# Every stage on the 7,442-clip rehearsal corpus: ~20-30 min on 2 cores, ~10 GB of disk.
+bench-full: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_full.py --work .cache/bench-full
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis

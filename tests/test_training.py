@@ -256,7 +256,8 @@ def test_stream_auto_decides_by_the_memory_budget():
 
 
 def test_in_memory_training_over_budget_streams_or_stops_before_loading(tiny, tmp_path):
-    """The tiny splits need ~10 MB in memory: under a 1 MB budget `auto` streams them, and
+    """The tiny splits need ~60 MB in memory (arrays and a step's activations): under a 1 MB
+    budget `auto` streams them, and
     `false` stops with the figures before any model is built or file written."""
     from avemo.errors import ConfigError
 

@@ -1,5 +1,5 @@
 """How much memory in-memory training needs, how much the machine has, and what ``train.stream:
-auto`` decides from the two: stream from the shards when the split would not fit."""
+auto`` decides from the two: stream from the shards when the splits would not fit."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from typing import Mapping
 from avemo.errors import ConfigError
 
 #: In-memory training holds each split's arrays once as numpy and once more inside the input
-#: pipeline (tf.data's from_tensor_slices copies them; a PyDataset batches views, but Keras
-#: copies each batch): budget two copies.
-COPIES = 2
+#: pipeline (tf.data's from_tensor_slices copies them), plus transient copies while batching:
+#: measured 2.3 copies of the train split at full scale (``make bench-full``); budget 2.5.
+COPIES = 2.5
+#: Bytes of training-step activations per face-frame pixel of a batch: the face CNN keeps ~6
+#: float32 tensors of 32 channels at full resolution for the backward pass (measured: streamed
+#: training of the paper's model at batch 16 peaks at 3.1-3.6 GB, ~3 GB of it activations).
+ACTIVATION_BYTES_PER_PIXEL = 6 * 32 * 4
 #: The share of the available memory in-memory training may take; the rest is for the model,
 #: TensorFlow and the OS.
 SHARE = 0.7
@@ -32,7 +36,14 @@ def available_bytes() -> int:
 
 def split_bytes(clip_bytes: int, n_clips: int) -> int:
     """What holding ``n_clips`` of ``clip_bytes`` each in memory for training costs."""
-    return COPIES * clip_bytes * n_clips
+    return int(COPIES * clip_bytes * n_clips)
+
+
+def activation_bytes(batch_size: int, face_shape: tuple[int, ...]) -> int:
+    """What a training step's activations cost, fed in memory or streamed: ``face_shape`` is
+    one clip's frames (T, H, W, C)."""
+    frames, height, width = face_shape[:3]
+    return batch_size * frames * height * width * ACTIVATION_BYTES_PER_PIXEL
 
 
 def clip_bytes(specs: Mapping[str, tuple[tuple[int, ...], str]]) -> int:

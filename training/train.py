@@ -75,7 +75,8 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     val = select(readers, split_clips.clips("val"), "val")
     per_clip = memory.clip_bytes({name: (readers[s].spec(d).shape, readers[s].spec(d).dtype)
                                   for name, (s, d) in END_TO_END.items()})
-    need = memory.split_bytes(per_clip, len(train.clip_ids) + len(val.clip_ids))
+    need = (memory.split_bytes(per_clip, len(train.clip_ids) + len(val.clip_ids))
+            + memory.activation_bytes(config.batch_size, readers["faces"].spec("frames").shape))
     stream, why = memory.decide_stream(config.stream, need, config.memory_gb)  # before anything is loaded
     log.info("training input: %s", why)
     if stream:

@@ -1,0 +1,162 @@
+"""Full CREMA-D scale, rehearsed on one machine: every stage on the 7,442-clip rehearsal corpus.
+
+``make bench-full`` (or ``python benchmarks/bench_full.py [--work DIR] [--steps N]``) builds the
+rehearsal corpus (``avemo demo-corpus --full``: every real clip name and actor) and runs the real
+commands on it, each in its own process, measuring wall time and peak RSS (the largest single
+process of the stage, workers included): manifest, split, mfcc and faces extraction, ``inspect
+--verify`` of both stores; then per variant ``--steps`` training steps fed in memory and
+streamed from the shards (seconds per step, projected seconds per epoch, peak RSS), the
+backbone embedding of every clip and one full head-only training run. Prints one table and
+writes ``benchmarks/results/full.json``. Needs ~10 GB of disk and ~12 GB of memory; on 2 cores
+it takes ~20-30 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import ROOT, save  # noqa: E402
+
+VARIANTS = ("gru", "lstm", "transformer", "maxpool")
+
+
+def measured(cmd: list[str], cwd: Path, env: dict) -> dict:
+    """Run ``cmd`` through this module's ``--child`` mode: its wall time and the peak RSS of its
+    largest process (RUSAGE_CHILDREN of a wrapper that only waits for it)."""
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--child", *cmd], cwd=cwd, env=env, text=True,
+                         capture_output=True)
+    wall = time.perf_counter() - t
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    rss = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+    return {"seconds": wall, "peak_rss_mb": rss, "stdout": out.stdout, "stderr": out.stderr}
+
+
+def child(cmd: list[str]) -> None:
+    """--child: run ``cmd``, then print the peak RSS of its process tree's largest process."""
+    rc = subprocess.run(cmd).returncode
+    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+    sys.exit(rc)
+
+
+def train_probe(variant: str, mode: str, steps: int, store: str, splits: str, out: str) -> None:
+    """--train-probe: ``steps`` training steps of ``variant`` fed in memory or streamed; prints
+    seconds per step (after one warm-up step that traces the graph) and projected epoch time."""
+    import keras
+
+    from avemo.splits import read_splits
+    from avemo.training import backend
+    from avemo.training.data import (load_inputs, mfcc_statistics, open_stores, select, streaming_dataset,
+                                     tensor_dataset)
+    from avemo.training.models import bn_momentum_for, build_model
+
+    backend.setup(0, 0)
+    readers = open_stores(store)
+    train = select(readers, read_splits(splits).clips("train"), "train")
+    t0 = time.perf_counter()
+    if mode == "memory":
+        load_inputs(readers, train)
+        mean, var = mfcc_statistics(train.inputs["mfcc"])
+        ds = tensor_dataset(train, 16, True, 0)
+    else:
+        mean, var = mfcc_statistics(readers["mfcc"].load(train.clip_ids[:2000], ["mfcc"])["mfcc"])
+        ds = streaming_dataset(readers, train, 16, True, 0)
+    load = time.perf_counter() - t0
+    steps_per_epoch = -(-len(train.clip_ids) // 16)
+    m = bn_momentum_for(steps_per_epoch)
+    model = build_model(variant, readers["faces"].spec("frames").shape, readers["mfcc"].spec("mfcc").shape,
+                        mean, var, (m, m))
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
+    t0 = time.perf_counter()
+    model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0)
+    warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    step = (time.perf_counter() - t0) / steps
+    if out:  # the backbone the embed stage runs
+        model.save(out)
+    print(json.dumps({"load_s": load, "warmup_s": warm, "step_s": step, "epoch_s": step * steps_per_epoch,
+                      "train_clips": len(train.clip_ids)}))
+
+
+def du(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e9
+
+
+def main(work: Path, steps: int, jobs: int) -> list[dict]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    avemo = [str(Path(sys.executable).parent / "avemo")]
+    corpus, store = work / "corpus", work / "store"
+    rows: list[dict] = []
+
+    def stage(name: str, cmd: list[str], note: str = "") -> dict:
+        r = measured(cmd, work, env)
+        rows.append({"stage": name, "seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"], "note": note})
+        print(f"  {name:<42} {r['seconds']:8.1f} s  {r['peak_rss_mb']:8.0f} MB  {note}", flush=True)
+        return r
+
+    print(f"full-scale rehearsal in {work} ({os.cpu_count()} cores)", flush=True)
+    stage("rehearsal corpus (demo-corpus --full)", avemo + ["demo-corpus", "--full", "--out", str(corpus),
+                                                            "-j", str(jobs), "--source", str(ROOT / "tests/data/crema-d")])
+    stage("manifest", avemo + ["manifest", "--root", str(corpus), "--out", str(work / "manifest.csv")])
+    stage("split", avemo + ["split", "--manifest", str(work / "manifest.csv"), "--out", str(work / "splits.json")])
+    for modality in ("mfcc", "faces"):
+        stage(f"extract {modality} (-j {jobs})", avemo + ["extract", modality, "--manifest", str(work / "manifest.csv"),
+                                                           "--out", str(store / modality), "-j", str(jobs)])
+        rows[-1]["store_gb"] = du(store / modality)
+        rows[-1]["note"] = f"store {rows[-1]['store_gb']:.2f} GB"
+    for modality in ("mfcc", "faces"):
+        stage(f"inspect --verify {modality}", avemo + ["inspect", str(store / modality), "--verify"])
+    for variant in VARIANTS:
+        for mode in ("memory", "stream"):
+            out = str(work / f"{variant}.keras") if (variant, mode) == ("gru", "memory") else ""
+            r = stage(f"train {variant}, {steps} steps, {'in memory' if mode == 'memory' else 'streamed'}",
+                      [sys.executable, __file__, "--train-probe", variant, mode, str(steps), str(store),
+                       str(work / "splits.json"), out])
+            probe = json.loads(next(line for line in reversed(r["stdout"].splitlines()) if line.startswith('{"load_s"')))
+            rows[-1].update(probe)
+            rows[-1]["note"] = (f"{probe['step_s'] * 1e3 / 16:.0f} ms/clip, epoch ~{probe['epoch_s'] / 60:.1f} min "
+                                f"({probe['train_clips']} clips), load {probe['load_s']:.0f} s")
+    stage("embed (gru backbone, every clip)", avemo + ["embed", "--model", str(work / "gru.keras"), "--store", str(store),
+                                                       "--out", str(store / "embeddings")])
+    stage("head-only training, gru, 15 epochs", avemo + ["train", "--variant", "gru", "--embeddings",
+                                                         str(store / "embeddings"), "--splits", str(work / "splits.json"),
+                                                         "--out", str(work / "heads" / "gru.keras")])
+    save("full", rows)
+    print(f"\n{'stage':<44} {'seconds':>9} {'peak RSS':>10}  note")
+    for r in rows:
+        print(f"{r['stage']:<44} {r['seconds']:9.1f} {r['peak_rss_mb']:8.0f} MB  {r['note']}")
+    return rows
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "--train-probe":
+        a = sys.argv[2:]
+        train_probe(a[0], a[1], int(a[2]), a[3], a[4], a[5] if len(a) > 5 else "")
+        sys.exit(0)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, help="working folder (default: a temporary one, removed after)")
+    ap.add_argument("--steps", type=int, default=5, help="timed training steps per variant and feeding (default 5)")
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="processes for the heavy stages")
+    args = ap.parse_args()
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        main(args.work, args.steps, args.jobs)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            main(Path(tmp), args.steps, args.jobs)
+        shutil.rmtree(tmp, ignore_errors=True)
