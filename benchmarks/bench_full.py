@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -159,4 +158,3 @@ if __name__ == "__main__":
     else:
         with tempfile.TemporaryDirectory() as tmp:
             main(Path(tmp), args.steps, args.jobs)
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Mapping
+from typing import Iterable
+
+import numpy as np
 
 from avemo.errors import ConfigError
+from avemo.features.schema import DatasetSpec
 
 #: In-memory training holds each split's arrays once as numpy and once more inside the input
 #: pipeline (tf.data's from_tensor_slices copies them), plus transient copies while batching:
@@ -46,11 +49,9 @@ def activation_bytes(batch_size: int, face_shape: tuple[int, ...]) -> int:
     return batch_size * frames * height * width * ACTIVATION_BYTES_PER_PIXEL
 
 
-def clip_bytes(specs: Mapping[str, tuple[tuple[int, ...], str]]) -> int:
-    """Bytes of one clip's model inputs: input name -> (shape, dtype)."""
-    import numpy as np
-
-    return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in specs.values())
+def clip_bytes(specs: Iterable[DatasetSpec]) -> int:
+    """Bytes of one clip's model inputs, from the store's dataset specs."""
+    return sum(math.prod(spec.shape) * np.dtype(spec.dtype).itemsize for spec in specs)
 
 
 def decide_stream(setting: bool | str, need: int, memory_gb: float = 0.0) -> tuple[bool, str]:

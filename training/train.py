@@ -73,8 +73,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     readers = open_stores(store)
     train = select(readers, split_clips.clips("train"), "train")
     val = select(readers, split_clips.clips("val"), "val")
-    per_clip = memory.clip_bytes({name: (readers[s].spec(d).shape, readers[s].spec(d).dtype)
-                                  for name, (s, d) in END_TO_END.items()})
+    per_clip = memory.clip_bytes(readers[store].spec(dataset) for store, dataset in END_TO_END.values())
     need = (memory.split_bytes(per_clip, len(train.clip_ids) + len(val.clip_ids))
             + memory.activation_bytes(config.batch_size, readers["faces"].spec("frames").shape))
     stream, why = memory.decide_stream(config.stream, need, config.memory_gb)  # before anything is loaded
