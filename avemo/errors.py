@@ -50,3 +50,12 @@ class StoreError(AvemoError):
 
 class StoreParamsError(StoreError):
     """An existing store was written with different stage params."""
+
+
+class StoreWriteError(StoreError):
+    """The system refused a write to a store (typically a full disk); ``no_room`` says whether
+    more space would let the run go on. What was published before stays valid."""
+
+    def __init__(self, message: str, no_room: bool):
+        super().__init__(message)
+        self.no_room = no_room

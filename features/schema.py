@@ -16,7 +16,10 @@ Shards written before checksums (avemo 0.1.0 stores) have neither; they stay rea
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 SCHEMA_VERSION = 1
 STORE_META = "store.json"
@@ -42,6 +45,11 @@ class DatasetSpec:
 
     def to_dict(self) -> dict:
         return {"shape": list(self.shape), "dtype": self.dtype}
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of one clip's array."""
+        return math.prod(self.shape) * np.dtype(self.dtype).itemsize
 
 
 def mfcc_specs(shape: tuple[int, int, int]) -> tuple[DatasetSpec, ...]:

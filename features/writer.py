@@ -3,15 +3,19 @@
 A shard is written as ``shard-NNNNN.h5.partial`` and renamed to its final name only when
 complete (flushed and fsynced, :func:`avemo.fileio.publish`); the index is rewritten atomically after each publish. A crash
 or ``kill -9`` therefore leaves at most a ``.partial`` file, which the next run deletes and
-redoes. Only the parent process writes HDF5.
+redoes. A write the system refuses (disk full, quota, file size limit) abandons the open shard
+and raises :class:`StoreWriteError`; what was published stays as it was. Only the parent process
+writes HDF5.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
+import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ from typing import Mapping
 import h5py
 import numpy as np
 
-from avemo.errors import StoreError, StoreParamsError
+from avemo.errors import StoreError, StoreParamsError, StoreWriteError
 from avemo.features.schema import (CHUNK_CHECKSUM, FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, PARTIAL_SUFFIX,
                                    SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META, DatasetSpec,
                                    canonical_json, library_versions, shard_name)
@@ -29,6 +33,15 @@ from avemo.fileio import atomic_write, file_sha256, publish
 
 log = logging.getLogger(__name__)
 STR = h5py.string_dtype("utf-8")
+#: errno values that mean "no room": the run cannot go on until space is made.
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NO_ROOM_TEXT = ("No space left", "Disk quota", "File too large")
+
+
+def is_no_room(exc: BaseException) -> bool:
+    """Whether an OSError (also HDF5's, which carries the C errno only in its text) means the
+    disk, a quota or the file size limit is full."""
+    return getattr(exc, "errno", None) in NO_ROOM or any(t in str(exc) for t in _NO_ROOM_TEXT)
 
 
 @dataclass(frozen=True)
@@ -147,7 +160,10 @@ class StoreWriter:
             partial.unlink()
         if not meta_path.exists():
             meta = dict(self._meta(), versions=library_versions())
-            atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            try:
+                atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            except OSError as exc:
+                raise self._refused(exc, f"creating {meta_path}") from exc
         self.index = self._reconcile(read_index_file(self.root))
         self.failures = self._read_failures()
         return self
@@ -188,12 +204,27 @@ class StoreWriter:
         entry = self.index["clips"].get(clip_id)
         return entry is not None and entry["sha256"] == sha256
 
+    def room_warning(self, n_clips: int) -> str | None:
+        """A warning when ``n_clips`` more clips (uncompressed) would not fit on the store's disk,
+        else None. The run still starts: it stops cleanly when the disk fills."""
+        need = n_clips * sum(spec.nbytes for spec in self.specs)
+        free = shutil.disk_usage(self.root).free
+        if need <= free:
+            return None
+        return (f"{self.root}: {n_clips} clips need about {need / 1e6:,.0f} MB "
+                f"{'before compression ' if self.compression else ''}and the disk has {free / 1e6:,.0f} MB "
+                "free; the run stops when the disk is full (published shards are kept: free space and "
+                "re-run to resume)")
+
     # --- writing --------------------------------------------------------------------------
     def _open_shard(self) -> None:
         numbers = [int(n[len(SHARD_PREFIX):-len(SHARD_SUFFIX)]) for n in self.index["shards"]]
         self._name = shard_name(max(numbers, default=-1) + 1)
         path = self.root / (self._name + PARTIAL_SUFFIX)
-        f = h5py.File(path, "w")  # no track_order: it adds timestamped v2 object headers
+        # No track_order: it adds timestamped v2 object headers. No chunk cache: each row is one
+        # whole chunk written once, and without a cache a refused write (full disk) fails in the
+        # write itself instead of later, when HDF5 evicts the chunk (where h5py only prints it).
+        f = h5py.File(path, "w", rdcc_nbytes=0)
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["modality"] = self.modality
         f.attrs["params"] = canonical_json(self.params)
@@ -218,16 +249,19 @@ class StoreWriter:
                 got = None if a is None else f"{a.shape} {a.dtype}"
                 raise StoreError(f"clip {clip_id}: dataset {spec.name!r} must be {spec.shape} "
                                  f"{spec.dtype}, got {got}")
-        if self._file is None:
-            self._open_shard()
-        f, n = self._file, self._rows
-        for name in (*(s.name for s in self.specs), *("clip_id", "source_sha256", "source_bytes")):
-            f[name].resize(n + 1, axis=0)
-        for spec in self.specs:
-            f[spec.name][n] = arrays[spec.name]
-        f["clip_id"][n] = clip_id
-        f["source_sha256"][n] = source.sha256
-        f["source_bytes"][n] = source.size
+        try:
+            if self._file is None:
+                self._open_shard()
+            f, n = self._file, self._rows
+            for name in (*(s.name for s in self.specs), *("clip_id", "source_sha256", "source_bytes")):
+                f[name].resize(n + 1, axis=0)
+            for spec in self.specs:
+                f[spec.name][n] = arrays[spec.name]
+            f["clip_id"][n] = clip_id
+            f["source_sha256"][n] = source.sha256
+            f["source_bytes"][n] = source.size
+        except (OSError, RuntimeError) as exc:  # h5py raises either for a failed write
+            raise self._abandon(exc) from exc
         self._rows = n + 1  # the row counts only once every dataset holds it
         self.index["clips"][clip_id] = {"shard": self._name, "row": n, "sha256": source.sha256,
                                         "bytes": source.size, "source": source.path}
@@ -245,22 +279,74 @@ class StoreWriter:
         if self._file is None:
             return
         f, rows, name = self._file, self._rows, self._name
-        for ds in f.values():
-            if ds.shape[0] != rows:  # a row interrupted half-way is dropped
-                ds.resize(rows, axis=0)
-        f.attrs["complete"] = True
-        f.close()
-        self._file = None
         partial = self.root / (name + PARTIAL_SUFFIX)
-        if rows == 0:
-            partial.unlink()
-            return
-        digest = file_sha256(partial)
-        publish(partial, self.root / name)
+        try:
+            for ds in f.values():
+                if ds.shape[0] != rows:  # a row interrupted half-way is dropped
+                    ds.resize(rows, axis=0)
+            f.attrs["complete"] = True
+            f.close()  # HDF5 writes its metadata here: a full disk can show now
+            self._file = None
+            if rows == 0:
+                partial.unlink()
+                return
+            digest = file_sha256(partial)
+            publish(partial, self.root / name)
+        except (OSError, RuntimeError) as exc:  # h5py raises either for a failed write
+            raise self._abandon(exc) from exc
         self.index["shards"][name] = rows
         self.index["shard_sha256"][name] = digest
-        self._write_index()
-        self._write_failures()
+        try:
+            self._write_index()
+            self._write_failures()
+        except OSError as exc:  # the shard is published; the next run indexes it (_reconcile)
+            raise self._refused(exc, f"updating the index of {self.root} after publishing {name} "
+                                "(the shard is kept and indexed by the next run)") from exc
+
+    def _abandon(self, exc: OSError) -> StoreWriteError:
+        """Give up the open shard after a refused write: close and delete the ``.partial`` file,
+        forget its clips (they are redone by the next run) and say what happened."""
+        name, rows = self._name, self._rows
+        partial = self.root / (name + PARTIAL_SUFFIX)
+        if self._file is not None:
+            try:
+                self._file.close()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                # HDF5 keeps a file it could not flush open (and retries at exit, where a failure
+                # crashes the interpreter): free the partial's space and close it for good.
+                try:
+                    os.truncate(partial, 0)
+                    self._file.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self._file = None
+        partial.unlink(missing_ok=True)
+        for clip in [c for c, e in self.index["clips"].items() if e["shard"] == name]:
+            del self.index["clips"][clip]
+            self.added -= 1
+        self._rows = 0
+        return self._refused(exc, f"writing {self.root / (name + PARTIAL_SUFFIX)} "
+                             f"(its {rows} clip(s) are not kept and are redone by the next run)")
+
+    @staticmethod
+    def _reason(exc: BaseException) -> str:
+        """The system's words for a refused write, without HDF5's long error-stack details."""
+        text = str(exc).split(" (", 1)[0].strip()
+        code = getattr(exc, "errno", None)
+        if code:
+            text = text.replace(f"[Errno {code}] ", "")
+            return os.strerror(code) if text == os.strerror(code) else f"{os.strerror(code)} ({text})"
+        return text or type(exc).__name__
+
+    def _refused(self, exc: OSError, what: str) -> StoreWriteError:
+        published = sum(self.index["shards"].values())
+        kept = f"the {len(self.index['shards'])} published shard(s) ({published} clips) are kept"
+        if is_no_room(exc):
+            return StoreWriteError(f"no room left on the disk of {self.root} while {what}: {self._reason(exc)}. Nothing "
+                                   f"already published is lost: {kept}. Free space (or choose an --out on "
+                                   "a disk with room) and re-run the same command: it resumes.", no_room=True)
+        return StoreWriteError(f"the system refused a write to {self.root} while {what}: {self._reason(exc)}. {kept}; "
+                               "fix the cause and re-run the same command to resume.", no_room=False)
 
     def _write_index(self) -> None:
         doc = {"schema_version": SCHEMA_VERSION, "modality": self.modality,
@@ -277,7 +363,16 @@ class StoreWriter:
         atomic_write(self.root / FAILURES_FILE, text.getvalue())
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if isinstance(exc, StoreWriteError):  # the open shard is gone; the index on disk is current
+            try:
+                self._write_failures()
+            except OSError:
+                pass
+            return
         # Rows already in the open shard are complete, also on Ctrl-C: publish them.
         self.publish()
-        self._write_index()
-        self._write_failures()
+        try:
+            self._write_index()
+            self._write_failures()
+        except OSError as err:
+            raise self._refused(err, f"updating the index of {self.root}") from err

@@ -112,6 +112,9 @@ def run_extraction(rows: list[ManifestRow], out: str | Path, extractor: Extracto
                 continue
             todo.append((clip_id, path.resolve(), info))  # absolute: workers may run elsewhere
         infos = {c: i for c, _, i in todo}
+        room = writer.room_warning(len(todo))
+        if room:
+            log.warning("%s", room)
         results = run_tasks(_work, ((extractor, c, p) for c, p, _ in todo), jobs, backend, scheduler)
         bar = tqdm(results, total=len(todo), desc=f"{extractor.modality}: extracting", unit="clip",
                    disable=not progress)

@@ -3,11 +3,8 @@ auto`` decides from the two: stream from the shards when the splits would not fi
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Iterable
-
-import numpy as np
 
 from avemo.errors import ConfigError
 from avemo.features.schema import DatasetSpec
@@ -16,9 +13,10 @@ from avemo.features.schema import DatasetSpec
 #: pipeline (tf.data's from_tensor_slices copies them), plus transient copies while batching:
 #: measured 2.3 copies of the train split at full scale (``make bench-full``); budget 2.5.
 COPIES = 2.5
-#: Bytes of training-step activations per face-frame pixel of a batch: the face CNN keeps ~6
-#: float32 tensors of 32 channels at full resolution for the backward pass (measured: streamed
-#: training of the paper's model at batch 16 peaks at 3.1-3.6 GB, ~3 GB of it activations).
+#: Bytes of training-step activations per face-frame pixel of a batch, a budget of 6 float32
+#: tensors of 32 channels at full resolution (measured with the fused BatchNorm: streamed
+#: training of the paper's model at batch 16 peaks at 2.9-3.2 GB, 0.7 GB of it TensorFlow and
+#: the model, i.e. ~5.5 such tensors).
 ACTIVATION_BYTES_PER_PIXEL = 6 * 32 * 4
 #: The share of the available memory in-memory training may take; the rest is for the model,
 #: TensorFlow and the OS.
@@ -51,7 +49,7 @@ def activation_bytes(batch_size: int, face_shape: tuple[int, ...]) -> int:
 
 def clip_bytes(specs: Iterable[DatasetSpec]) -> int:
     """Bytes of one clip's model inputs, from the store's dataset specs."""
-    return sum(math.prod(spec.shape) * np.dtype(spec.dtype).itemsize for spec in specs)
+    return sum(spec.nbytes for spec in specs)
 
 
 def decide_stream(setting: bool | str, need: int, memory_gb: float = 0.0) -> tuple[bool, str]:

@@ -82,6 +82,37 @@ class TransformerEncoder(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="avemo")
+class BatchNorm(layers.BatchNormalization):
+    """Keras' BatchNormalization, whose training steps under TensorFlow on 4-D channels-last
+    input run TF's fused kernel (as Keras 2's layer did): the same normalisation with the
+    batch's statistics and the same moving averages (of the biased variance, as Keras), but no
+    full-size intermediates kept for the backward pass. For the paper's face CNN at batch 16
+    that is ~0.7 GB less memory per step and half the CPU time (docs/model.md). Inference,
+    other backends and other cases (masks, renorm, synchronized, mixed precision) run Keras'
+    own code; the weights are the same four, so either layer loads the other's."""
+
+    def _fusable(self, inputs, training, mask) -> bool:
+        return (bool(training) and self.trainable and mask is None and keras.backend.backend() == "tensorflow"
+                and len(inputs.shape) == 4 and self.axis in (-1, 3) and self.center and self.scale
+                and not (self.renorm or self.synchronized)
+                and keras.backend.standardize_dtype(inputs.dtype) == "float32" and self.dtype == "float32")
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(inputs, self.gamma, self.beta, epsilon=self.epsilon,
+                                                              is_training=True)[:3]
+        n = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], variance.dtype)
+        variance = variance * ((n - 1.0) / n)  # TF returns the unbiased batch variance; Keras averages the biased one
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+        self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
+        return y
+
+
+@keras.saving.register_keras_serializable(package="avemo")
 class FoldTime(layers.Wrapper):
     """Applies ``layer`` to every time step at once, time folded into the batch:
     (batch, T, ...) -> (batch * T, ...) -> layer -> (batch, T, ...).
@@ -111,7 +142,7 @@ def conv_stack(input_shape: tuple[int, ...], name: str, bn_momentum: float = 0.9
     x = inp = keras.Input(input_shape)
     for i in range(3):
         x = layers.Conv2D(32, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i + 1}")(x)
+        x = BatchNorm(momentum=bn_momentum, name=f"bn{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
     return keras.Model(inp, layers.Flatten()(x), name=name)
