@@ -64,7 +64,7 @@ def embedding_specs(face_steps: int, audio_steps: int, dim: int) -> tuple[Datase
 
 
 def embed_store(model_path: str | Path, store: str | Path, out: str | Path, store_config: StoreConfig = StoreConfig(),
-                batch_size: int = 64, force: bool = False, progress: bool = True) -> RunReport:
+                batch_size: int = 16, force: bool = False, progress: bool = True) -> RunReport:
     """Embed every clip present in both feature stores under ``store`` into ``out``.
 
     A clip is current (skipped on a re-run) when its faces and MFCC rows still have the source
