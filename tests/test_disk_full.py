@@ -8,7 +8,6 @@ namespaces are allowed, and RLIMIT_FSIZE (EFBIG) everywhere.
 import hashlib
 import json
 import os
-import resource
 import shlex
 import shutil
 import subprocess
@@ -115,13 +114,14 @@ def test_a_file_size_limit_stops_the_run_cleanly_and_the_rerun_resumes(reference
     assert CliRunner().invoke(main, _extract_args(first, store)).exit_code == 0
     before = {p.name: p.read_bytes() for p in store.iterdir()}
     shard_bytes = min(p.stat().st_size for p in ref.glob("shard-*.h5"))
-
-    def limit() -> None:  # writes past this size fail with EFBIG (Python ignores SIGXFSZ)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (shard_bytes // 2, shard_bytes // 2))
-
     cmd = [sys.executable, "-m", "avemo", *_extract_args(manifest, store)]
+    # Writes past half a shard fail with EFBIG (Python ignores SIGXFSZ); the limit is set in the
+    # child before it execs the command (no preexec_fn: this process has threads).
+    limited = [sys.executable, "-c", "import os, resource, sys; n = int(sys.argv[1]); "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (n, n)); os.execv(sys.argv[2], sys.argv[2:])",
+               str(shard_bytes // 2), *cmd]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    res = subprocess.run(limited, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 1, res.stderr
     assert "no room left on the disk" in res.stderr and "File too large" in res.stderr, res.stderr
     assert "the 2 published shard(s) (8 clips) are kept" in res.stderr
