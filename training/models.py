@@ -89,13 +89,14 @@ class BatchNorm(layers.BatchNormalization):
     full-size intermediates kept for the backward pass. For the paper's face CNN at batch 16
     that is ~0.7 GB less memory per step and half the CPU time (docs/model.md). Inference,
     other backends and other cases (masks, renorm, synchronized, mixed precision) run Keras'
-    own code; the weights are the same four, so either layer loads the other's."""
+    own code. The weights are Keras' four (gamma, beta, the two averages); models saved with
+    Keras' layer keep it when loaded."""
 
     def _fusable(self, inputs, training, mask) -> bool:
         return (bool(training) and self.trainable and mask is None and keras.backend.backend() == "tensorflow"
                 and len(inputs.shape) == 4 and self.axis in (-1, 3) and self.center and self.scale
                 and not (self.renorm or self.synchronized)
-                and keras.backend.standardize_dtype(inputs.dtype) == "float32" and self.dtype == "float32")
+                and keras.backend.standardize_dtype(inputs.dtype) == "float32" and self.compute_dtype == "float32")
 
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, training, mask):
