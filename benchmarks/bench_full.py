@@ -146,7 +146,8 @@ def disk_full(cmd_of, ref: Path, work: Path, env: dict) -> dict | None:
         return None
     mnt, out = work / "tiny-disk", work / "disk-full"
     shutil.rmtree(out, ignore_errors=True)
-    mnt.mkdir(exist_ok=True), out.mkdir()
+    mnt.mkdir(exist_ok=True)
+    out.mkdir()
     size_kb = int(du(ref) * 1e9 / 2 / 1024)
     cmd = shlex.join(cmd_of(mnt / "store"))
     script = f"""
@@ -218,7 +219,7 @@ def main(work: Path, steps: int, jobs: int, faults: bool = True) -> list[dict]:
         if d is None:
             print("  mfcc: full disk: skipped (needs unprivileged user namespaces: unshare)", flush=True)
         else:
-            rows.append({"stage": "mfcc: disk full half-way, then resume", "peak_rss_mb": 0.0, **d,
+            rows.append({"stage": "mfcc: disk full half-way, then resume", "peak_rss_mb": None, **d,
                          "note": f"tmpfs {d['tmpfs_mb']:.0f} MB: exit {d['exit_code']}, {d['kept_shards']} shards "
                                  f"kept ({'identical' if d['kept_identical'] else 'CHANGED'}), {d['partial_left']} "
                                  f"partial; resumed: {d['resumed']}; "
@@ -243,7 +244,8 @@ def main(work: Path, steps: int, jobs: int, faults: bool = True) -> list[dict]:
     save("full", rows)
     print(f"\n{'stage':<44} {'seconds':>9} {'peak RSS':>10}  note")
     for r in rows:
-        print(f"{r['stage']:<44} {r['seconds']:9.1f} {r['peak_rss_mb']:8.0f} MB  {r['note']}")
+        rss = f"{r['peak_rss_mb']:8.0f} MB" if r["peak_rss_mb"] is not None else " " * 11  # not measured
+        print(f"{r['stage']:<44} {r['seconds']:9.1f} {rss}  {r['note']}")
     return rows
 
 
