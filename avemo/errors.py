@@ -53,9 +53,5 @@ class StoreParamsError(StoreError):
 
 
 class StoreWriteError(StoreError):
-    """The system refused a write to a store (typically a full disk); ``no_room`` says whether
-    more space would let the run go on. What was published before stays valid."""
-
-    def __init__(self, message: str, no_room: bool):
-        super().__init__(message)
-        self.no_room = no_room
+    """The system refused a write to a store (typically a full disk). What was published before
+    stays valid; re-running resumes."""

@@ -165,12 +165,12 @@ def disk_full(cmd_of, ref: Path, work: Path, env: dict) -> dict | None:
     err = (out / "full.err").read_text()
     message = next((ln for ln in err.splitlines() if ln.startswith("Error:")), "")
     ref_d, kept, resumed = digests(ref), digests(out / "after-full"), digests(out / "resumed")
+    resume_rc = int((out / "resume.rc").read_text())
     row = {"tmpfs_mb": size_kb / 1024, "exit_code": int((out / "full.rc").read_text()), "message": message,
            "kept_shards": len(kept), "kept_identical": all(ref_d.get(n) == d for n, d in kept.items()),
-           "partial_left": len(list((out / "after-full").glob("*.partial"))),
-           "resume_exit_code": int((out / "resume.rc").read_text()),
+           "partial_left": len(list((out / "after-full").glob("*.partial"))), "resume_exit_code": resume_rc,
            "resumed": resumed_counts((out / "resume.err").read_text()), "seconds": total,
-           "identical": resumed == ref_d and int((out / "resume.rc").read_text()) == 0}
+           "identical": resumed == ref_d and resume_rc == 0}
     shutil.rmtree(out)
     return row
 

@@ -296,12 +296,8 @@ class StoreWriter:
             raise self._abandon(exc) from exc
         self.index["shards"][name] = rows
         self.index["shard_sha256"][name] = digest
-        try:
-            self._write_index()
-            self._write_failures()
-        except OSError as exc:  # the shard is published; the next run indexes it (_reconcile)
-            raise self._refused(exc, f"updating the index of {self.root} after publishing {name} "
-                                "(the shard is kept and indexed by the next run)") from exc
+        # Should this fail, the shard is published all the same and the next run indexes it.
+        self._save_bookkeeping(f"after publishing {name} (the shard is kept and indexed by the next run)")
 
     def _abandon(self, exc: OSError) -> StoreWriteError:
         """Give up the open shard after a refused write: close and delete the ``.partial`` file,
@@ -325,8 +321,8 @@ class StoreWriter:
             del self.index["clips"][clip]
             self.added -= 1
         self._rows = 0
-        return self._refused(exc, f"writing {self.root / (name + PARTIAL_SUFFIX)} "
-                             f"(its {rows} clip(s) are not kept and are redone by the next run)")
+        return self._refused(exc, f"writing {partial} (its {rows} clip(s) are not kept and are redone "
+                             "by the next run)")
 
     @staticmethod
     def _reason(exc: BaseException) -> str:
@@ -344,9 +340,17 @@ class StoreWriter:
         if is_no_room(exc):
             return StoreWriteError(f"no room left on the disk of {self.root} while {what}: {self._reason(exc)}. Nothing "
                                    f"already published is lost: {kept}. Free space (or choose an --out on "
-                                   "a disk with room) and re-run the same command: it resumes.", no_room=True)
+                                   "a disk with room) and re-run the same command: it resumes.")
         return StoreWriteError(f"the system refused a write to {self.root} while {what}: {self._reason(exc)}. {kept}; "
-                               "fix the cause and re-run the same command to resume.", no_room=False)
+                               "fix the cause and re-run the same command to resume.")
+
+    def _save_bookkeeping(self, when: str) -> None:
+        """Rewrite the index and failures.csv; a refused write becomes a StoreWriteError."""
+        try:
+            self._write_index()
+            self._write_failures()
+        except OSError as exc:
+            raise self._refused(exc, f"updating the index of {self.root} {when}".rstrip()) from exc
 
     def _write_index(self) -> None:
         doc = {"schema_version": SCHEMA_VERSION, "modality": self.modality,
@@ -363,16 +367,11 @@ class StoreWriter:
         atomic_write(self.root / FAILURES_FILE, text.getvalue())
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if isinstance(exc, StoreWriteError):  # the open shard is gone; the index on disk is current
-            try:
-                self._write_failures()
-            except OSError:
-                pass
+        if isinstance(exc, StoreWriteError):
+            # The open shard is gone and the disk refuses writes: leave the files as they are
+            # (the index lists what was published; a shard published after it is re-indexed by
+            # the next run).
             return
         # Rows already in the open shard are complete, also on Ctrl-C: publish them.
         self.publish()
-        try:
-            self._write_index()
-            self._write_failures()
-        except OSError as err:
-            raise self._refused(err, f"updating the index of {self.root}") from err
+        self._save_bookkeeping("")
