@@ -84,7 +84,7 @@ def train_probe(variant: str, mode: str, steps: int, store: str, splits: str, ou
     steps_per_epoch = -(-len(train.clip_ids) // 16)
     m = bn_momentum_for(steps_per_epoch)
     model = build_model(variant, readers["faces"].spec("frames").shape, readers["mfcc"].spec("mfcc").shape,
-                        mean, var, (m, m))
+                        mean, var, (m, m), low_memory=mode == "stream")  # as train.low_memory: auto
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
     t0 = time.perf_counter()
     model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0)
@@ -263,9 +263,9 @@ if __name__ == "__main__":
     ap.add_argument("--no-faults", dest="faults", action="store_false",
                     help="skip the kill -9 / full-disk runs (~5 min)")
     args = ap.parse_args()
-    if args.work:
+    if args.work:  # absolute: every stage runs with the working folder as its current directory
         args.work.mkdir(parents=True, exist_ok=True)
-        main(args.work, args.steps, args.jobs, args.faults)
+        main(args.work.resolve(), args.steps, args.jobs, args.faults)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             main(Path(tmp), args.steps, args.jobs, args.faults)

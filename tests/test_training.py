@@ -12,7 +12,8 @@ from avemo.splits import read_splits
 from avemo.training.config import VARIANTS, TrainConfig
 from avemo.training.data import load_split, open_stores
 from avemo.training.metrics import classification_report
-from avemo.training.models import BatchNorm, TransformerEncoder, bn_momentum_for, build_model, load_model
+from avemo.training.models import (BatchNorm, ConvBlock, TransformerEncoder, bn_momentum_for, build_model,
+                                   load_model)
 from avemo.training.report import make_report
 from avemo.training.train import train_variant
 from tests.stores import EMOS, clip_arrays, write_tiny_store
@@ -33,10 +34,13 @@ def test_variant_structure(variant):
     assert names["dense128"].units == 128 and names["dense64"].units == 64
     assert names["face_embed"].layer.units == 64 and names["audio_embed"].layer.units == 64
     cnn = names["face_cnn_steps"].layer
-    convs = [l for l in cnn.layers if isinstance(l, keras.layers.Conv2D)]
+    blocks = [l for l in cnn.layers if isinstance(l, ConvBlock)]
+    convs = [b.conv for b in blocks]
     assert [c.filters for c in convs] == [32, 32, 32] and all(c.kernel_size == (3, 3) for c in convs)
-    assert len([l for l in cnn.layers if isinstance(l, keras.layers.BatchNormalization)]) == 3
-    assert len([l for l in cnn.layers if isinstance(l, keras.layers.MaxPooling2D)]) == 3
+    assert all(not c.use_bias and c.padding == "same" for c in convs)
+    assert all(isinstance(b.bn, keras.layers.BatchNormalization) for b in blocks)
+    assert all(b.pool.pool_size == (2, 2) for b in blocks)
+    assert cnn.output.shape[1:] == (8 * 8 * 32,)  # three 2x2 poolings of 64x64
     assert names["face_embed"].output.shape[1:] == (50, 64) and names["audio_embed"].output.shape[1:] == (9, 64)
     assert cnn.input.shape[1:] == (64, 64, 3) and names["audio_cnn_steps"].layer.input.shape[1:] == (40, 40, 1)
     if variant in ("gru", "lstm"):
@@ -81,9 +85,9 @@ def test_batchnorm_statistics_settle_on_a_small_training_set(tiny, tmp_path):
                       TrainConfig(epochs=2, batch_size=8, lr=1e-3, patience=5, seed=0), verbose=0)
     model = load_model(r.model_path)
     cnn = model.get_layer("face_cnn_steps").layer
-    bn = cnn.get_layer("bn1")
+    bn = cnn.get_layer("block1").bn
     assert bn.momentum == pytest.approx(1 - 1 / 6)
-    conv = keras.Model(cnn.input, cnn.get_layer("conv1").output)
+    conv = cnn.get_layer("block1").conv
     data = load_split(open_stores(store), read_splits(splits).clips("train"), "train")
     x = data.inputs["faces"].reshape(-1, *data.inputs["faces"].shape[2:]).astype("float32") / 255
     act = np.asarray(conv(x)).reshape(-1, 32)
@@ -146,8 +150,47 @@ def test_fused_batchnorm_is_keras_batchnormalization_with_less_memory():
     np.testing.assert_allclose(ours(x, training=False).numpy(), ref(x, training=False).numpy(), rtol=1e-5, atol=1e-5)
     ops = {op.type for op in tf.function(lambda t: ours(t, training=True)).get_concrete_function(x).graph.get_operations()}
     assert "FusedBatchNormV3" in ops
-    layer = build_model("maxpool", (4, 16, 16, 3), (3, 8, 8)).get_layer("face_cnn_steps").layer.get_layer("bn1")
+    layer = build_model("maxpool", (4, 16, 16, 3), (3, 8, 8)).get_layer("face_cnn_steps").layer.get_layer("block1").bn
     assert isinstance(layer, BatchNorm)
+
+
+@pytest.mark.parametrize("shape", [(37, 16, 16, 5), (3, 9, 7, 2)])  # more and fewer images than slices
+def test_lean_block_computes_what_keras_layers_compute(shape):
+    """``low_memory`` recomputes the block's activations slice by slice in the backward pass (its
+    full-size intermediates never all in memory): the output, every gradient (input, kernel,
+    gamma, beta) and the moving averages must be those of Keras' own Conv2D, BatchNormalization,
+    ReLU and MaxPooling2D, also where the batch has fewer images than slices and the pooling
+    drops an odd row."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(1.0, 2.0, shape).astype("float32"))
+    lean = ConvBlock(8, 0.8, low_memory=True)
+    lean.build(x.shape)
+    lean.bn.set_weights([rng.normal(1, 0.3, 8), rng.normal(0, 0.3, 8), rng.normal(0, 1, 8), rng.uniform(0.5, 2, 8)])
+    conv = keras.layers.Conv2D(8, 3, padding="same", use_bias=False)
+    bn = keras.layers.BatchNormalization(momentum=0.8)
+    conv.build(x.shape)
+    bn.build((*shape[:-1], 8))
+    conv.set_weights(lean.conv.get_weights())
+    bn.set_weights(lean.bn.get_weights())
+    w = tf.constant(rng.normal(size=(shape[0], shape[1] // 2, shape[2] // 2, 8)).astype("float32"))
+    got = {}
+    for name, run, weights in (("lean", lambda t: lean(t, training=True), (lean.conv.kernel, lean.bn.gamma, lean.bn.beta)),
+                               ("keras", lambda t: keras.layers.MaxPooling2D(2)(keras.ops.relu(bn(conv(t), training=True))),
+                                (conv.kernel, bn.gamma, bn.beta))):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = run(x)
+            loss = tf.reduce_sum(y * w)
+        got[name] = [y] + tape.gradient(loss, [x, *(v.value for v in weights)])
+    for a, b in zip(got["lean"], got["keras"]):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4 * float(np.abs(b).max()))
+    for a, b in zip(lean.bn.get_weights()[2:], bn.get_weights()[2:]):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    graph = tf.function(lambda t: tf.gradients(tf.reduce_sum(lean(t, training=True)), t)).get_concrete_function(x).graph
+    ops = [op.type for op in graph.get_operations()]
+    assert ops.count("Conv2DBackpropFilter") == 8  # one per slice: the lean path ran, not Keras' own
 
 
 def test_training_is_deterministic(tiny, tmp_path):
@@ -270,6 +313,22 @@ def test_streaming_path_trains_on_the_same_clips(tiny, tmp_path):
     assert r.n_train == 48 and r.n_val == 12 and len(r.history["loss"]) == 2
     assert all(np.isfinite(r.history["loss"])) and r.history["loss"][1] < r.history["loss"][0]
     assert load_model(r.model_path).output_shape == (None, 6)
+    assert json.loads((tmp_path / "s.json").read_text())["low_memory"] is True  # train.low_memory: auto
+
+
+def test_low_memory_training_learns_the_same_weights(tiny, tmp_path):
+    """Real training steps with the face CNN's first block lean and plain, from the same seed:
+    the same weights to float rounding (the sidecar records which ran)."""
+    store, splits = tiny
+    weights, losses = {}, {}
+    for lean in (True, False):
+        cfg = TrainConfig(epochs=1, batch_size=8, lr=1e-3, seed=4, stream=False, low_memory=lean)
+        r = train_variant("maxpool", store, splits, tmp_path / f"{lean}.keras", cfg, verbose=0)
+        assert json.loads((tmp_path / f"{lean}.json").read_text())["low_memory"] is lean
+        weights[lean], losses[lean] = load_model(r.model_path).get_weights(), r.history["loss"]
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
+    for a, b in zip(weights[True], weights[False]):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
 def test_stream_auto_decides_by_the_memory_budget():
@@ -287,6 +346,9 @@ def test_stream_auto_decides_by_the_memory_budget():
     assert section(TrainConfig, {}, "train").stream == "auto"
     with pytest.raises(ConfigError, match="train.stream must be auto, true or false"):
         section(TrainConfig, {"train": {"stream": "sometimes"}}, "train")
+    assert section(TrainConfig, {}, "train").low_memory == "auto"
+    with pytest.raises(ConfigError, match="train.low_memory must be auto, true or false"):
+        section(TrainConfig, {"train": {"low_memory": "yes"}}, "train")
 
 
 def test_in_memory_training_over_budget_streams_or_stops_before_loading(tiny, tmp_path):

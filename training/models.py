@@ -138,29 +138,149 @@ class FoldTime(layers.Wrapper):
         return keras.ops.reshape(out, (-1, steps, *out.shape[1:]))
 
 
-def conv_stack(input_shape: tuple[int, ...], name: str, bn_momentum: float = 0.99) -> keras.Model:
-    """The per-step CNN: 3 x (Conv2D 32 3x3 'same', BatchNorm, ReLU, MaxPool 2x2), flattened."""
+#: The lean path's slices of a batch (:class:`ConvBlock`): its full-size intermediates exist for
+#: one slice at a time in the backward pass.
+LEAN_SLICES = 8
+
+
+def _serial(items, fn):
+    """``fn(item)`` for each item, each call's ops after the previous call's results (TF runs
+    independent ops in any order, which would bring every slice's intermediates into memory
+    at once)."""
+    import tensorflow as tf
+
+    out, last = [], []
+    for item in items:
+        with tf.control_dependencies(last):
+            r = fn(item)
+        out.append(r)
+        last = tf.nest.flatten(r)
+    return out
+
+
+@keras.saving.register_keras_serializable(package="avemo")
+class ConvBlock(layers.Layer):
+    """One layer of the per-step CNN: Conv2D (3x3 'same', no bias), :class:`BatchNorm`, ReLU,
+    MaxPool 2x2; its weights are the Conv2D's kernel and the BatchNorm's four.
+
+    ``low_memory`` (not saved with the model: it changes how TF trains, not what is computed):
+    training steps under TensorFlow keep the convolution's output and the pooled output only,
+    and recompute the normalised, rectified activations in the backward pass one slice of the
+    batch at a time (:data:`LEAN_SLICES`), with the batch's statistics. The same gradients
+    (the BatchNorm terms summed over the whole batch first, then applied per slice); for the
+    face CNN's first block at batch 16 (800 images of 64x64x32) ~0.5 GB less memory per step
+    for ~18% more CPU time (docs/model.md). Everywhere else the plain layers run."""
+
+    def __init__(self, filters: int = 32, bn_momentum: float = 0.99, low_memory: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.bn_momentum, self.low_memory = filters, bn_momentum, low_memory
+        self.conv = layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv")
+        self.bn = BatchNorm(momentum=bn_momentum, name="bn")
+        self.relu = layers.ReLU(name="relu")
+        self.pool = layers.MaxPooling2D(2, name="pool")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.bn.build((*input_shape[:-1], self.filters))
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return self.pool.compute_output_shape((*input_shape[:-1], self.filters))
+
+    def call(self, inputs, training=None):
+        if self.low_memory and self.bn._fusable(inputs, training, None):
+            return self._lean(inputs)
+        return self.pool(self.relu(self.bn(self.conv(inputs), training=training)))
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "bn_momentum": self.bn_momentum}
+
+    def _lean(self, inputs):
+        """The training step of :meth:`call` under TF, its backward pass slice by slice."""
+        import tensorflow as tf
+
+        eps, bn, k = self.bn.epsilon, self.bn, LEAN_SLICES
+        pool = dict(ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID")
+
+        @tf.custom_gradient
+        def block(x, kernel, gamma, beta):
+            z = tf.nn.conv2d(x, kernel, 1, "SAME")
+            y, mean, var = tf.compat.v1.nn.fused_batch_norm(z, gamma, beta, epsilon=eps, is_training=True)[:3]
+            count = tf.cast(tf.size(z) // tf.shape(z)[-1], tf.float32)
+            var = var * ((count - 1.0) / count)  # the biased batch variance (TF returns the unbiased one)
+            out = tf.nn.max_pool2d(tf.nn.relu(y), 2, 2, "VALID")
+            n = tf.shape(x)[0]
+            cuts = [(i * n) // k for i in range(k + 1)]
+            spans = list(zip(cuts, cuts[1:]))
+            scale = gamma * tf.math.rsqrt(var + eps)
+
+            def grad(d_out, d_mean, d_var):
+                def first(span):  # per slice: d(loss)/d(normalised) x scale, and the BatchNorm sums
+                    a, b = span
+                    za = z[a:b]
+                    r = tf.nn.relu(tf.compat.v1.nn.fused_batch_norm(za, gamma, beta, mean, var, epsilon=eps,
+                                                                   is_training=False)[0])
+                    # the pooling recomputed from r: TF's oneDNN gradient of a pooling it has just run
+                    # is several times faster than one from a stored output
+                    dr = tf.raw_ops.MaxPoolGrad(orig_input=r, orig_output=tf.nn.max_pool2d(r, 2, 2, "VALID"),
+                                                grad=d_out[a:b], **pool)
+                    dy = tf.raw_ops.ReluGrad(gradients=dr, features=r)
+                    return tf.raw_ops.FusedBatchNormGradV3(y_backprop=dy, x=za, scale=gamma, reserve_space_1=mean,
+                                                           reserve_space_2=var, reserve_space_3=mean, epsilon=eps,
+                                                           is_training=False)[:3]
+
+                parts = _serial(spans, first)
+                d_gamma = tf.add_n([p[1] for p in parts])  # sum(dy * xhat)
+                d_beta = tf.add_n([p[2] for p in parts])  # sum(dy)
+                # dz = scale * (dy - mean(dy) - xhat * mean(dy * xhat)) = scale*dy - (slope*z + offset)
+                slope = scale * tf.math.rsqrt(var + eps) * d_gamma / count
+                offset = scale * d_beta / count - mean * slope
+                zeros, ones = tf.zeros_like(slope), tf.ones_like(slope)
+
+                def second(i):
+                    a, b = spans[i]
+                    # slope*z + offset in one pass: a batch normalisation with mean 0 and variance 1
+                    dz = parts[i][0] - tf.compat.v1.nn.fused_batch_norm(z[a:b], slope, offset, zeros, ones,
+                                                                         epsilon=0.0, is_training=False)[0]
+                    conv = dict(out_backprop=dz, strides=[1, 1, 1, 1], padding="SAME")
+                    return (tf.raw_ops.Conv2DBackpropFilter(input=x[a:b], filter_sizes=tf.shape(kernel), **conv),
+                            tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x[a:b]), filter=kernel, **conv))
+
+                back = _serial(range(k), second)
+                return tf.concat([d for _, d in back], 0), tf.add_n([d for d, _ in back]), d_gamma, d_beta
+
+            return (out, mean, var), grad
+
+        out, mean, var = block(inputs, *(tf.convert_to_tensor(v) for v in (self.conv.kernel, bn.gamma, bn.beta)))
+        m = bn.momentum
+        bn.moving_mean.assign(bn.moving_mean * m + tf.stop_gradient(mean) * (1.0 - m))
+        bn.moving_variance.assign(bn.moving_variance * m + tf.stop_gradient(var) * (1.0 - m))
+        return out
+
+
+def conv_stack(input_shape: tuple[int, ...], name: str, bn_momentum: float = 0.99,
+               low_memory: bool = False) -> keras.Model:
+    """The per-step CNN: 3 x :class:`ConvBlock` (Conv2D 32 3x3 'same', BatchNorm, ReLU, MaxPool
+    2x2), flattened. ``low_memory``: the first block (the largest tensors) trains lean."""
     x = inp = keras.Input(input_shape)
     for i in range(3):
-        x = layers.Conv2D(32, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = BatchNorm(momentum=bn_momentum, name=f"bn{i + 1}")(x)
-        x = layers.ReLU(name=f"relu{i + 1}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
+        x = ConvBlock(32, bn_momentum, low_memory and i == 0, name=f"block{i + 1}")(x)
     return keras.Model(inp, layers.Flatten()(x), name=name)
 
 
 def build_backbone(face_shape: tuple[int, ...], mfcc_shape: tuple[int, ...],
                    mfcc_mean: np.ndarray | None = None, mfcc_var: np.ndarray | None = None,
-                   bn_momentum: tuple[float, float] = (0.99, 0.99)):
+                   bn_momentum: tuple[float, float] = (0.99, 0.99), low_memory: bool = False):
     """Inputs and per-step embeddings: (faces uint8 (T, H, W, 3), mfcc (W, F, C)) ->
     (face_seq (T, 64), audio_seq (W, 64)). MFCCs are standardised per coefficient with the
-    train-split statistics (stored in the model); frames are scaled to [0, 1] on the fly."""
+    train-split statistics (stored in the model); frames are scaled to [0, 1] on the fly.
+    ``low_memory``: the face CNN's first block trains lean (:class:`ConvBlock`)."""
     faces = keras.Input(face_shape, dtype="uint8", name="faces")
     mfcc = keras.Input(mfcc_shape, name="mfcc")
     # Time folded into the batch (FoldTime), not Keras 3's per-step TimeDistributed: BatchNorm
     # must see one set of statistics per batch, as at inference (docs/model.md, BatchNorm).
     f = layers.Rescaling(1.0 / 255, name="face_scale")(faces)
-    face_cnn = conv_stack(face_shape[1:], "face_cnn", bn_momentum[0])
+    face_cnn = conv_stack(face_shape[1:], "face_cnn", bn_momentum[0], low_memory)
     f = FoldTime(face_cnn, name="face_cnn_steps")(f)
     face_seq = layers.TimeDistributed(layers.Dense(EMBED, activation="relu"), name="face_embed")(f)
     n_coef = mfcc_shape[-1]
@@ -200,11 +320,13 @@ assert tuple(HEADS) == VARIANTS
 
 def build_model(variant: str, face_shape=(50, 64, 64, 3), mfcc_shape=(9, 40, 40),
                 mfcc_mean=None, mfcc_var=None,
-                bn_momentum: tuple[float, float] = (0.99, 0.99)) -> keras.Model:
+                bn_momentum: tuple[float, float] = (0.99, 0.99), low_memory: bool = False) -> keras.Model:
     """The full model of one variant: inputs ``faces`` and ``mfcc``, output 6 probabilities.
-    ``bn_momentum``: of the face and the audio CNN's BatchNorm averages (:func:`bn_momentum_for`)."""
+    ``bn_momentum``: of the face and the audio CNN's BatchNorm averages (:func:`bn_momentum_for`);
+    ``low_memory``: train the face CNN's first block lean (:class:`ConvBlock`; TF only)."""
     _check_variant(variant)
-    inputs, (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var, bn_momentum)
+    inputs, (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var, bn_momentum,
+                                                   low_memory)
     return keras.Model(inputs, head_and_fusion(variant, face_seq, audio_seq), name=f"avemo_{variant}")
 
 

@@ -78,6 +78,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
             + memory.activation_bytes(config.batch_size, readers["faces"].spec("frames").shape))
     stream, why = memory.decide_stream(config.stream, need, config.memory_gb)  # before anything is loaded
     log.info("training input: %s", why)
+    low_memory = stream if config.low_memory == "auto" else bool(config.low_memory)
     if stream:
         sample = readers["mfcc"].load(train.clip_ids[: min(len(train.clip_ids), 2000)], ["mfcc"])["mfcc"]
         mean, var = mfcc_statistics(sample)
@@ -96,7 +97,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     with scope:
         steps = -(-len(train.clip_ids) // config.batch_size)
         momentum = bn_momentum_for(steps)
-        model = build_model(variant, face_shape, mfcc_shape, mean, var, (momentum, momentum))
+        model = build_model(variant, face_shape, mfcc_shape, mean, var, (momentum, momentum), low_memory)
         model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     out = Path(out)
@@ -108,6 +109,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     sidecar = {"variant": variant, "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
                "replicas": replicas, "backend": backend.name(), "stream": stream, "input": why,
+               "low_memory": low_memory,
                "missing": {"train": len(train.missing), "val": len(val.missing)},
                "epochs_run": len(losses), "best_epoch": best + 1, "best_val_loss": float(losses[best]),
                "store_params": {m: r.params for m, r in readers.items()}}
