@@ -14,9 +14,10 @@ from avemo.features.schema import DatasetSpec
 #: measured 2.3 copies of the train split at full scale (``make bench-full``); budget 2.5.
 COPIES = 2.5
 #: Bytes of training-step activations per face-frame pixel of a batch, a budget of 6 float32
-#: tensors of 32 channels at full resolution (measured with the fused BatchNorm: streamed
-#: training of the paper's model at batch 16 peaks at 2.9-3.2 GB, 0.7 GB of it TensorFlow and
-#: the model, i.e. ~5.5 such tensors).
+#: tensors of 32 channels at full resolution (measured with the fused BatchNorm and the plain
+#: CNN blocks that in-memory training runs: the paper's model at batch 16 peaks at 2.9-3.2 GB,
+#: 0.7 GB of it TensorFlow and the model, i.e. ~5.5 such tensors; streaming's lean first block
+#: needs ~0.5 GB less).
 ACTIVATION_BYTES_PER_PIXEL = 6 * 32 * 4
 #: The share of the available memory in-memory training may take; the rest is for the model,
 #: TensorFlow and the OS.
