@@ -78,7 +78,8 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
             + memory.activation_bytes(config.batch_size, readers["faces"].spec("frames").shape))
     stream, why = memory.decide_stream(config.stream, need, config.memory_gb)  # before anything is loaded
     log.info("training input: %s", why)
-    low_memory = stream if config.low_memory == "auto" else bool(config.low_memory)
+    # the lean CNN block is TensorFlow's (other backends run the plain one): recorded as it runs
+    low_memory = (stream if config.low_memory == "auto" else bool(config.low_memory)) and backend.name() == "tensorflow"
     if stream:
         sample = readers["mfcc"].load(train.clip_ids[: min(len(train.clip_ids), 2000)], ["mfcc"])["mfcc"]
         mean, var = mfcc_statistics(sample)
