@@ -173,7 +173,7 @@ class ConvBlock(layers.Layer):
 
     def __init__(self, filters: int = 32, bn_momentum: float = 0.99, low_memory: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.filters, self.bn_momentum, self.low_memory = filters, bn_momentum, low_memory
+        self.filters, self.low_memory = filters, low_memory
         self.conv = layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv")
         self.bn = BatchNorm(momentum=bn_momentum, name="bn")
         self.relu = layers.ReLU(name="relu")
@@ -193,7 +193,7 @@ class ConvBlock(layers.Layer):
         return self.pool(self.relu(self.bn(self.conv(inputs), training=training)))
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "bn_momentum": self.bn_momentum}
+        return {**super().get_config(), "filters": self.filters, "bn_momentum": self.bn.momentum}
 
     def _lean(self, inputs):
         """The training step of :meth:`call` under TF, its backward pass slice by slice."""
