@@ -55,3 +55,7 @@ class StoreParamsError(StoreError):
 class StoreWriteError(StoreError):
     """The system refused a write to a store (typically a full disk). What was published before
     stays valid; re-running resumes."""
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing the store (it holds the store's writer lock)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 from pathlib import Path
 from typing import Iterator
 
@@ -23,11 +24,16 @@ def fsync_path(path: str | Path) -> None:
         os.close(fd)
 
 
+#: What every temporary file name holds (``NAME.tmp-PID-RANDOM.EXT``).
+TEMP_MARK = ".tmp-"
+
+
 def temp_path(path: str | Path) -> Path:
-    """The temporary name used for ``path``: ``NAME.tmp.EXT`` beside it (libraries that choose
-    the format by extension, such as Keras, still see the right one)."""
+    """A new temporary name for ``path``, beside it: ``NAME.tmp-PID-RANDOM.EXT``, unique per
+    call, so that two processes writing the same target never write the same file (libraries
+    that choose the format by extension, such as Keras, still see the right one)."""
     path = Path(path)
-    return path.with_name(f"{path.stem}.tmp{path.suffix}")
+    return path.with_name(f"{path.stem}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
 
 
 def publish(tmp: str | Path, path: str | Path) -> Path:

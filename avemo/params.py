@@ -76,3 +76,12 @@ def require_positive(name: str, section_name: str, value: Any, kind: type = int)
     """ConfigError naming ``section_name.name`` unless ``value`` is a positive ``kind``."""
     if not isinstance(value, kind) or isinstance(value, bool) or value <= 0:
         raise ConfigError(f"{section_name}.{name} must be a positive {kind.__name__}, got {value!r}")
+
+
+def jobs_of(params: dict[str, Any], flag: int | None) -> int:
+    """Worker processes: the ``-j`` flag, else the top-level ``jobs`` param, else 1; -1 means
+    every core. ConfigError for anything else."""
+    value = flag if flag is not None else params.get("jobs", 1)
+    if not isinstance(value, int) or isinstance(value, bool) or (value < 1 and value != -1):
+        raise ConfigError(f"jobs must be a positive number of processes or -1 (all cores), got {value!r}")
+    return value

@@ -65,8 +65,8 @@ def train_probe(variant: str, mode: str, steps: int, store: str, splits: str, ou
 
     from avemo.splits import read_splits
     from avemo.training import backend
-    from avemo.training.data import (load_inputs, mfcc_statistics, open_stores, select, streaming_dataset,
-                                     tensor_dataset)
+    from avemo.training.data import END_TO_END, ClipSource, batches, load_inputs, open_stores, select, \
+        split_mfcc_statistics
     from avemo.training.models import bn_momentum_for, build_model
 
     backend.setup(0, 0)
@@ -75,11 +75,9 @@ def train_probe(variant: str, mode: str, steps: int, store: str, splits: str, ou
     t0 = time.perf_counter()
     if mode == "memory":
         load_inputs(readers, train)
-        mean, var = mfcc_statistics(train.inputs["mfcc"])
-        ds = tensor_dataset(train, 16, True, 0)
-    else:
-        mean, var = mfcc_statistics(readers["mfcc"].load(train.clip_ids[:2000], ["mfcc"])["mfcc"])
-        ds = streaming_dataset(readers, train, 16, True, 0)
+    source = ClipSource(train, END_TO_END, None if mode == "memory" else readers)
+    mean, var = split_mfcc_statistics(source)  # streamed: one pass over the MFCC shards
+    ds = batches(source, 16, True, 0)
     load = time.perf_counter() - t0
     steps_per_epoch = -(-len(train.clip_ids) // 16)
     m = bn_momentum_for(steps_per_epoch)

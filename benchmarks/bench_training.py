@@ -5,8 +5,9 @@ written with the real store writer and loaded with the trainer's own input pipel
 variant: a warm-up call (compilation: graph tracing under TensorFlow, XLA under JAX), then
 ``--steps`` training steps timed (a) fed by avemo's pipeline (tf.data under TensorFlow, a
 Keras PyDataset under JAX and PyTorch) and (b) fed the same arrays as numpy; target: (a) >= 0.9x
-of (b). Also per variant: seconds per epoch of ``--clips`` clips (steps x time per step), the
-compile time, and the input pipeline's share (the same batches produced with no model).
+of (b); (c) the same batches streamed from the shards, against (b). Also per variant: seconds
+per epoch of ``--clips`` clips (steps x time per step), the compile time, and the input
+pipeline's share (the same batches produced with no model).
 
 GPU figures for the README (a CREMA-D-sized store: ~5 GB on disk and in memory):
 ``python benchmarks/bench_training.py --backend jax --clips 7442 --steps 100 --repeat 1``.
@@ -61,7 +62,7 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
     import keras
 
     from avemo.training import backend
-    from avemo.training.data import SplitData, load_split, open_stores, tensor_dataset
+    from avemo.training.data import SplitData, load_split, open_stores, streaming_dataset, tensor_dataset
     from avemo.training.models import build_model
 
     backend.setup(0)
@@ -88,6 +89,7 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
             model = build_model(v)
             model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
             ds = tensor_dataset(part, batch, True, 0)
+            streamed = streaming_dataset(readers, part, batch, True, 0)  # the same batches, from the shards
             warm_ds = tensor_dataset(warm, batch, False, 0)
             t = time.perf_counter()
             model.fit(warm_ds, epochs=1, verbose=0)  # compiles the train step
@@ -99,6 +101,7 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
             t_pipe = best_of(lambda: model.fit(ds, epochs=1, verbose=0), repeat)
             t_eval = best_of(lambda: model.evaluate(ds, verbose=0), repeat)
             t_np = best_of(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True), repeat)
+            t_stream = best_of(lambda: model.fit(streamed, epochs=1, verbose=0), repeat)
             t_data = best_of(lambda: [None for _b in ds], repeat)  # the input pipeline alone
             step = t_pipe / steps
             rows += [
@@ -114,6 +117,8 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
                  "unit": "s", "baseline": None, "ratio": None, "target": ""},
                 {"metric": f"{v}: avemo input pipeline vs numpy feeding", "value": t_pipe, "unit": "s",
                  "baseline": t_np, "ratio": t_np / t_pipe, "target": ">= 0.9 (throughput vs numpy)"},
+                {"metric": f"{v}: streamed from the shards vs numpy feeding", "value": t_stream, "unit": "s",
+                 "baseline": t_np, "ratio": t_np / t_stream, "target": "throughput vs numpy"},
                 {"metric": f"{v}: input pipeline alone, share of the steps", "value": t_data, "unit": "s",
                  "baseline": t_pipe, "ratio": t_data / t_pipe, "target": "share"},
             ]

@@ -13,8 +13,8 @@ import numpy as np
 from avemo.errors import StoreError
 from avemo.features.reader import StoreReader
 from avemo.features.schema import (BOOKKEEPING, DETECTED, FAILURES_FILE, INTERPOLATED, LOCATED, LOST, PARTIAL_SUFFIX,
-                                   SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, TRACKED)
-from avemo.features.writer import read_index_file, scan_shard
+                                   SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, TRACKED, read_index)
+from avemo.features.writer import scan_shard
 from avemo.fileio import atomic_path, file_sha256
 from avemo.names import EMOTIONS
 
@@ -40,7 +40,7 @@ def summarize(root: str | Path) -> dict:
         "store": str(root), "modality": reader.modality, "schema_version": reader.meta["schema_version"],
         "clips": len(reader), "shards": shards, "bytes": sum(s["bytes"] or 0 for s in shards),
         "stale_rows": rows_total - len(reader),
-        "checksummed_shards": len(set(read_index_file(root).get("shard_sha256", {})) & set(reader.shards)),
+        "checksummed_shards": len(set(read_index(root).get("shard_sha256", {})) & set(reader.shards)),
         "datasets": {s.name: {"shape": list(s.shape), "dtype": s.dtype} for s in reader.specs},
         "class_counts": {e: classes.get(e, 0) for e in EMOTIONS},
         "failures": len(failures),
@@ -211,7 +211,7 @@ def verify(root: str | Path) -> list[str]:
     for partial in sorted(root.glob(f"*{PARTIAL_SUFFIX}")):
         problems.append(f"{partial}: unfinished shard of an interrupted run (the next run removes it)")
     on_disk = sorted(p.name for p in root.glob(f"{SHARD_PREFIX}*{SHARD_SUFFIX}"))
-    index = read_index_file(root)
+    index = read_index(root)
     for name in sorted(set(index["shards"]) - set(on_disk)):
         problems.append(f"{root / name}: listed in index.json but missing")
     digests = index.get("shard_sha256", {})

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from avemo.errors import StoreError
-from avemo.features.schema import INDEX_FILE, STORE_META, DatasetSpec
+from avemo.features.schema import STORE_META, DatasetSpec, read_index
 
 
 class StoreReader:
@@ -28,8 +28,7 @@ class StoreReader:
             raise StoreError(f"{self.root} is not an avemo feature store (no {STORE_META}): "
                              "run `avemo extract` to create it")
         self.meta = json.loads(meta_path.read_text())
-        index_path = self.root / INDEX_FILE
-        index = json.loads(index_path.read_text()) if index_path.is_file() else {"clips": {}, "shards": {}}
+        index = read_index(self.root)
         self.modality: str = self.meta["modality"]
         self.params: dict = self.meta["params"]
         self.specs = tuple(DatasetSpec(n, tuple(d["shape"]), d["dtype"])

@@ -6,6 +6,8 @@ A store is a folder per modality::
     index.json      clip id -> shard, row, source sha256 and size; shard -> rows and the
                     SHA-256 of the published file (``shard_sha256``)
     failures.csv    clip_id, source, kind, reason of clips that could not be processed
+    writer.lock     while a writer runs: its OS lock and pid (one writer per store; removed
+                    when it finishes, and a dead writer's lock is released by the kernel)
     shard-00000.h5  HDF5: clip_id (N,) str, source_sha256 (N,) str, source_bytes (N,) int64,
     shard-00001.h5  and the modality's datasets, chunked one clip per chunk; every chunk of
                     fixed-size data carries HDF5's Fletcher-32 checksum (any HDF5 reader checks it)
@@ -18,13 +20,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from avemo.errors import StoreError
 
 SCHEMA_VERSION = 1
 STORE_META = "store.json"
 INDEX_FILE = "index.json"
 FAILURES_FILE = "failures.csv"
+LOCK_FILE = "writer.lock"
 SHARD_PREFIX = "shard-"
 SHARD_SUFFIX = ".h5"
 PARTIAL_SUFFIX = ".partial"
@@ -95,3 +101,20 @@ def library_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             continue
     return out
+
+
+def read_index(root: str | Path) -> dict:
+    """A store's ``index.json`` (an empty index where there is none yet); StoreError naming the
+    file and what to do when it is damaged. Every reader of the index goes through here."""
+    path = Path(root) / INDEX_FILE
+    if not path.is_file():
+        return {"shards": {}, "clips": {}, "shard_sha256": {}}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc.get("shards"), dict) or not isinstance(doc.get("clips"), dict):
+            raise ValueError("no 'shards' and 'clips' tables")
+    except (ValueError, AttributeError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{path} is damaged ({exc}): run `avemo inspect {Path(root)} --verify`, or re-run the "
+                         "extraction (it re-indexes the published shards)") from exc
+    doc.setdefault("shard_sha256", {})
+    return doc

@@ -3,9 +3,10 @@
 A shard is written as ``shard-NNNNN.h5.partial`` and renamed to its final name only when
 complete (flushed and fsynced, :func:`avemo.fileio.publish`); the index is rewritten atomically after each publish. A crash
 or ``kill -9`` therefore leaves at most a ``.partial`` file, which the next run deletes and
-redoes. A write the system refuses (disk full, quota, file size limit) abandons the open shard
-and raises :class:`StoreWriteError`; what was published stays as it was. Only the parent process
-writes HDF5.
+redoes. One writer per store: a writer holds an OS lock on the store (:class:`StoreLock`), and a
+second one stops at once naming the first; readers never take it. A write the system refuses
+(disk full, quota, file size limit) abandons the open shard and raises :class:`StoreWriteError`;
+what was published stays as it was. Only the parent process writes HDF5.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ import h5py
 import numpy as np
 
 from avemo.errors import StoreError, StoreParamsError, StoreWriteError
-from avemo.features.schema import (CHUNK_CHECKSUM, FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, PARTIAL_SUFFIX,
-                                   SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META, DatasetSpec,
-                                   canonical_json, library_versions, shard_name)
+from avemo.features.lock import StoreLock
+from avemo.features.schema import (CHUNK_CHECKSUM, FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, LOCK_FILE,
+                                   PARTIAL_SUFFIX, SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META,
+                                   DatasetSpec, canonical_json, library_versions, read_index, shard_name)
+from avemo.fileio import TEMP_MARK
 from avemo.fileio import atomic_write, file_sha256, publish
 
 log = logging.getLogger(__name__)
@@ -57,16 +60,6 @@ def _params_diff(old: Mapping, new: Mapping) -> str:
     keys = sorted(set(old) | set(new))
     return ", ".join(f"{k}: {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}"
                      for k in keys if old.get(k) != new.get(k))
-
-
-def read_index_file(root: Path) -> dict:
-    path = root / INDEX_FILE
-    if not path.exists():
-        return {"shards": {}, "clips": {}}
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise StoreError(f"{path} is not valid JSON ({exc}); run `avemo inspect {root} --verify`") from exc
 
 
 def scan_shard(path: Path) -> tuple[list[str], list[str], list[int]]:
@@ -128,6 +121,7 @@ class StoreWriter:
         self.index: dict = {"shards": {}, "clips": {}, "shard_sha256": {}}
         self.failures: dict[str, dict[str, str]] = {}
         self._file: h5py.File | None = None
+        self._lock: StoreLock | None = None
         self._rows = 0
         self._name = ""
         self.added = 0
@@ -139,6 +133,14 @@ class StoreWriter:
 
     def __enter__(self) -> "StoreWriter":
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = StoreLock(self.root).acquire()  # before anything in the store is read or written
+        try:
+            return self._open()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self) -> "StoreWriter":
         meta_path = self.root / STORE_META
         if meta_path.exists():
             old = json.loads(meta_path.read_text())
@@ -158,18 +160,22 @@ class StoreWriter:
         for partial in self.root.glob(f"*{PARTIAL_SUFFIX}"):
             log.warning("removing %s left by an interrupted run; its clips are redone", partial.name)
             partial.unlink()
+        for stale in self.root.glob(f"*{TEMP_MARK}*"):  # a temporary file of a killed writer (we hold the lock)
+            stale.unlink()
         if not meta_path.exists():
             meta = dict(self._meta(), versions=library_versions())
             try:
                 atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
             except OSError as exc:
                 raise self._refused(exc, f"creating {meta_path}") from exc
-        self.index = self._reconcile(read_index_file(self.root))
+        self.index = self._reconcile(read_index(self.root))
         self.failures = self._read_failures()
         return self
 
     def _wipe(self) -> None:
         for p in self.root.iterdir():
+            if p.name == LOCK_FILE:  # ours: held until the run ends
+                continue
             if p.is_dir():
                 shutil.rmtree(p)
             else:
@@ -367,6 +373,12 @@ class StoreWriter:
         atomic_write(self.root / FAILURES_FILE, text.getvalue())
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._close(exc)
+        finally:
+            self._lock.release()
+
+    def _close(self, exc: BaseException | None) -> None:
         if isinstance(exc, StoreWriteError):
             # The open shard is gone and the disk refuses writes: leave the files as they are
             # (the index lists what was published; a shard published after it is re-indexed by

@@ -17,7 +17,7 @@ from avemo.features.config import StoreConfig
 from avemo.features.inspect import clip_stats, draw_clip, format_clip_stats, format_summary, summarize
 from avemo.features.inspect import verify as verify_store
 from avemo.fileio import atomic_write
-from avemo.params import section
+from avemo.params import jobs_of, section
 from avemo.pipeline.config import CorpusConfig, DemoConfig, FaceConfig, ManifestConfig, MfccConfig, SplitConfig
 from avemo.pipeline.demo import build_demo_corpus, build_rehearsal_corpus, write_unused_placeholder
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
@@ -33,7 +33,8 @@ from avemo.splits import write_splits
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="corpus folder to (re)create")
 @click.option("--actors", type=int, default=None, help="pseudo-actors (default: demo.actors, 30)")
 @click.option("--seed", type=int, default=None, help="jitter seed (default: demo.seed, 0)")
-@click.option("-j", "--jobs", type=int, default=1, show_default=True, help="parallel processes (-1: all cores)")
+@click.option("-j", "--jobs", type=int, default=None,
+              help="parallel processes (-1: all cores; default: the jobs param, else 1)")
 @click.option("--full", is_flag=True,
               help="a CREMA-D-sized rehearsal corpus instead: every real clip name (7,442), the real "
               "actors, one render per actor and emotion hard-linked under its names")
@@ -43,6 +44,7 @@ from avemo.splits import write_splits
 @click.pass_context
 def demo_corpus(ctx, source, out, actors, seed, jobs, full, if_corpus):
     """Build the demo corpus (a CREMA-D-shaped folder) from the six real clips."""
+    jobs = jobs_of(params_of(ctx), jobs)
     if full:
         if actors is not None or if_corpus is not None:
             raise click.UsageError("--full builds every CREMA-D clip name: drop --actors / --if-corpus")
@@ -142,8 +144,8 @@ def _extraction_options(f):
     f = click.option("--force", is_flag=True,
                      help="rebuild a store that was written with other params (else refused)")(f)
     f = click.option("--shard-size", type=int, default=None, help="clips per shard (default: store.shard_size, 500)")(f)
-    f = click.option("-j", "--jobs", type=int, default=1, show_default=True,
-                     help="parallel worker processes (-1: all cores)")(f)
+    f = click.option("-j", "--jobs", type=int, default=None,
+                     help="parallel worker processes (-1: all cores; default: the jobs param, else 1)")(f)
     f = click.option("--out", type=click.Path(file_okay=False), required=True, help="store folder")(f)
     f = click.option("--manifest", "manifest_path", type=click.Path(exists=True, dir_okay=False),
                      required=True, help="manifest CSV from `avemo manifest`")(f)
@@ -155,6 +157,7 @@ def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force,
     if scheduler and backend == "local":
         raise click.UsageError("--scheduler runs clips on a dask cluster: drop --backend local")
     backend = "dask" if scheduler else (backend or "local")
+    jobs = jobs_of(params_of(ctx), jobs)
     report = run_extraction(read_manifest(manifest_path), out, extractor, store, jobs=jobs, force=force,
                             backend=backend, scheduler=scheduler)
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(report.failures_by_kind.items()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -15,6 +16,34 @@ from avemo.errors import ConfigError
 
 log = logging.getLogger(__name__)
 BACKENDS = ("local", "dask")
+
+
+class _AbortNoise(logging.Filter):
+    """Drops what joblib's completion callbacks log when a run stops early (a full disk, a
+    refused write, Ctrl-C) while workers still finish tasks: their attempt to dispatch more to
+    the executor just shut down (``ShutdownExecutorError``) is the abort working, not an error;
+    the run's own one-line message is what the user needs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return type(exc).__name__ != "ShutdownExecutorError"
+
+
+logging.getLogger("concurrent.futures").addFilter(_AbortNoise())
+
+
+def _parallel(tasks: Iterator, **kwargs) -> Iterator:
+    """joblib's ``Parallel`` as a generator of results in input order; when the caller stops
+    early, the remaining tasks are cancelled at once and quietly."""
+    from joblib import Parallel
+
+    # joblib's note that tasks were cancelled or their results unused, on an early stop: expected there
+    warnings.filterwarnings("ignore", message=r"\d+ tasks (have been|which were)", category=UserWarning)
+    gen = Parallel(return_as="generator", batch_size=4, **kwargs)(tasks)
+    try:
+        yield from gen
+    finally:
+        gen.close()
 
 
 def scratch_dir() -> Path:
@@ -64,7 +93,7 @@ def run_tasks(func: Callable, args: Iterable[tuple], jobs: int = 1, backend: str
     """``func(*a)`` for every ``a`` in ``args``, results in input order. ``local``: a plain loop
     for ``jobs == 1``, else ``jobs`` loky processes; ``dask``: the cluster at ``scheduler``, or a
     LocalCluster of ``jobs`` processes when none is given."""
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import delayed, parallel_config
 
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
@@ -72,8 +101,8 @@ def run_tasks(func: Callable, args: Iterable[tuple], jobs: int = 1, backend: str
         if jobs == 1:
             yield from (func(*a) for a in args)
         else:
-            yield from Parallel(n_jobs=jobs, return_as="generator", batch_size=4)(delayed(func)(*a) for a in args)
+            yield from _parallel((delayed(func)(*a) for a in args), n_jobs=jobs)
         return
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
     with dask_client(scheduler, workers), parallel_config(backend="dask"):
-        yield from Parallel(n_jobs=-1, return_as="generator", batch_size=4)(delayed(func)(*a) for a in args)
+        yield from _parallel((delayed(func)(*a) for a in args), n_jobs=-1)

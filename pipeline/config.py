@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from avemo.errors import ConfigError
 from avemo.params import require_positive
 
+#: ``faces.strategy`` and ``faces.detector`` names: the one list of them (the registries of
+#: :mod:`avemo.pipeline.locate` and :mod:`avemo.pipeline.detectors` are keyed by these, checked
+#: at import).
+FACE_STRATEGIES = ("track", "keyframes", "every")
+FACE_DETECTORS = ("hog", "cnn")
 BROKEN_CLIPS = ("1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_DIS_MD")
 
 
@@ -122,10 +127,10 @@ class FaceConfig:
     def validate(self, name: str = "faces") -> None:
         for key in ("n_frames", "size", "keyframes", "smooth", "track_step"):
             require_positive(key, name, getattr(self, key))
-        if self.detector not in ("hog", "cnn"):
-            raise ConfigError(f"{name}.detector must be hog or cnn, got {self.detector!r}")
-        if self.strategy not in ("track", "keyframes", "every"):
-            raise ConfigError(f"{name}.strategy must be track, keyframes or every, got {self.strategy!r}")
+        if self.detector not in FACE_DETECTORS:
+            raise ConfigError(f"{name}.detector must be one of {', '.join(FACE_DETECTORS)}, got {self.detector!r}")
+        if self.strategy not in FACE_STRATEGIES:
+            raise ConfigError(f"{name}.strategy must be one of {', '.join(FACE_STRATEGIES)}, got {self.strategy!r}")
         if not 0 <= self.margin <= 2 or not 0.1 <= self.roi_margin <= 3:
             raise ConfigError(f"{name}.margin must be in [0, 2] and roi_margin in [0.1, 3], "
                               f"got {self.margin}, {self.roi_margin}")

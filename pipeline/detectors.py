@@ -18,6 +18,7 @@ import dlib
 import numpy as np
 
 from avemo.errors import ConfigError
+from avemo.pipeline.config import FACE_DETECTORS
 from avemo.pipeline.boxes import Box, largest
 
 
@@ -25,6 +26,16 @@ class FaceDetector(Protocol):
     """Maps an image (gray or RGB uint8) to every face box found in it."""
 
     def __call__(self, image: np.ndarray) -> list[Box]: ...
+
+
+def box_of(rect) -> Box:
+    """A dlib rectangle (inclusive right/bottom) as a box (x0, y0, x1, y1), exclusive ends."""
+    return (float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
+
+
+def rect_of(box: Box):
+    """A box as the dlib rectangle :func:`box_of` maps back to it (rounded to whole pixels)."""
+    return dlib.rectangle(int(round(box[0])), int(round(box[1])), int(round(box[2])) - 1, int(round(box[3])) - 1)
 
 
 @lru_cache(maxsize=4)
@@ -40,8 +51,7 @@ class HogDetector:
     upsample: int = 0
 
     def __call__(self, image: np.ndarray) -> list[Box]:
-        return [(float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
-                for r in _hog()(image, self.upsample)]
+        return [box_of(r) for r in _hog()(image, self.upsample)]
 
 
 def _model_file(name: str, needed_for: str) -> Path:
@@ -69,8 +79,7 @@ def eye_angle(gray: np.ndarray, box: Box) -> float:
     """Roll of the face in ``box``, in degrees: the angle of the line from the image-left eye
     centre to the image-right eye centre (68-point landmarks 36-41 and 42-47; positive when
     the image-right eye is lower)."""
-    rect = dlib.rectangle(int(round(box[0])), int(round(box[1])), int(round(box[2])) - 1, int(round(box[3])) - 1)
-    shape = _landmarks68()(gray, rect)
+    shape = _landmarks68()(gray, rect_of(box))
     pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(36, 48)], np.float64)
     (lx, ly), (rx, ry) = pts[:6].mean(axis=0), pts[6:].mean(axis=0)
     return float(np.degrees(np.arctan2(ry - ly, rx - lx)))
@@ -85,16 +94,18 @@ class CnnDetector:
     def __call__(self, image: np.ndarray) -> list[Box]:
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-        return [(float(d.rect.left()), float(d.rect.top()), float(d.rect.right() + 1),
-                 float(d.rect.bottom() + 1)) for d in _mmod()(image, self.upsample)]
+        return [box_of(d.rect) for d in _mmod()(image, self.upsample)]
+
+
+#: ``faces.detector`` names -> detector classes.
+DETECTORS: dict[str, type] = {"hog": HogDetector, "cnn": CnnDetector}
+assert tuple(DETECTORS) == FACE_DETECTORS
 
 
 def make_detector(name: str, upsample: int = 0) -> FaceDetector:
-    if name == "hog":
-        return HogDetector(upsample)
-    if name == "cnn":
-        return CnnDetector(upsample)
-    raise ConfigError(f"faces.detector must be hog or cnn, got {name!r}")
+    if name not in DETECTORS:
+        raise ConfigError(f"faces.detector must be one of {', '.join(DETECTORS)}, got {name!r}")
+    return DETECTORS[name](upsample)
 
 
 def image_of(frame) -> np.ndarray:
@@ -135,8 +146,7 @@ def level1(detect: FaceDetector, gray: np.ndarray) -> Box | None:
     found = largest(detect(_pyramid()(gray)))
     if found is None or found[2] - found[0] < _HOG_BOX * 1.1:  # on level 1 itself
         return None
-    r = _pyramid().rect_up(dlib.rectangle(int(found[0]), int(found[1]), int(found[2]) - 1, int(found[3]) - 1))
-    return (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
+    return box_of(_pyramid().rect_up(rect_of(found)))
 
 
 def grid_step(detect: FaceDetector, box: Box) -> float | None:

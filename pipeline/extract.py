@@ -7,6 +7,7 @@ writes HDF5, in manifest order, so every backend and ``-j`` gives the same bytes
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -118,22 +119,28 @@ def run_extraction(rows: list[ManifestRow], out: str | Path, extractor: Extracto
         results = run_tasks(_work, ((extractor, c, p) for c, p, _ in todo), jobs, backend, scheduler)
         bar = tqdm(results, total=len(todo), desc=f"{extractor.modality}: extracting", unit="clip",
                    disable=not progress)
-        for clip_id, arrays, failure in bar:
-            if failure is None:
-                writer.add(clip_id, arrays, infos[clip_id])
-                report.stored += 1
-                flag = extractor.flag(arrays)
-                if flag:
-                    report.flagged[flag] += 1
-                    log.info("%s: %s", clip_id, flag)
-            else:
-                kind, reason = failure
-                writer.fail(clip_id, infos[clip_id].path, kind, reason)
-                report.count_failure(kind)
-                log.info("%s: %s", clip_id, reason)
-            bar.set_postfix(failed=report.failed, refresh=False)
+        with contextlib.closing(results):  # a write that fails stops the workers at once
+            _store_results(bar, writer, extractor, infos, report)
         report.store_clips = len(writer.index["clips"])
     return report
+
+
+def _store_results(bar, writer: StoreWriter, extractor: Extractor, infos: dict, report: RunReport) -> None:
+    """Add each task's arrays to the store (or record its failure), in the tasks' order."""
+    for clip_id, arrays, failure in bar:
+        if failure is None:
+            writer.add(clip_id, arrays, infos[clip_id])
+            report.stored += 1
+            flag = extractor.flag(arrays)
+            if flag:
+                report.flagged[flag] += 1
+                log.info("%s: %s", clip_id, flag)
+        else:
+            kind, reason = failure
+            writer.fail(clip_id, infos[clip_id].path, kind, reason)
+            report.count_failure(kind)
+            log.info("%s: %s", clip_id, reason)
+        bar.set_postfix(failed=report.failed, refresh=False)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from avemo.features.schema import DETECTED
 from avemo.pipeline.boxes import interpolate, smooth
 from avemo.pipeline.config import FaceConfig
 from avemo.pipeline.detectors import eye_angle, gray_of, make_detector
-from avemo.pipeline.locate import LocateOptions, locate_faces
+from avemo.pipeline.locate import locate_faces
 from avemo.pipeline.video import read_sampled_frames, sample_indices, squares
 
 
@@ -60,7 +60,7 @@ def crop_aligned(frame, box: np.ndarray, margin: float, size: int, angle: float)
 
 #: Bumped whenever stored face tensors change for the same params: part of the store params,
 #: so an existing store is rebuilt (DVC passes --force) instead of being resumed.
-ALGORITHM_VERSION = 5
+ALGORITHM_VERSION = 6
 
 
 def face_track(path: str | Path, config: FaceConfig) -> dict[str, np.ndarray]:
@@ -69,7 +69,7 @@ def face_track(path: str | Path, config: FaceConfig) -> dict[str, np.ndarray]:
     found: :data:`avemo.features.schema.LOCATED`). Raises MediaError / NoFaceError."""
     frames, n_source = read_sampled_frames(path, config.n_frames)
     detect = make_detector(config.detector, config.upsample)
-    found, located = locate_faces(frames, detect, config.strategy, LocateOptions.of(config))
+    found, located = locate_faces(frames, detect, config.strategy, config)
     boxes = smooth(interpolate(found, sample_indices(n_source, config.n_frames)), config.smooth)
     if config.align:
         angles = np.array([eye_angle(gray_of(f), b) for f, b in zip(frames, boxes)], np.float32)

@@ -17,7 +17,6 @@ docs/faces.md has the measured cost and fidelity of each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Callable
 
 import cv2
@@ -26,34 +25,18 @@ import numpy as np
 from avemo.errors import ConfigError, NoFaceError
 from avemo.features.schema import DETECTED, INTERPOLATED, LOST, TRACKED
 from avemo.pipeline.boxes import Box, grow, largest
+from avemo.pipeline.config import FACE_STRATEGIES, FaceConfig
 from avemo.pipeline.detectors import FaceDetector, detect_largest, gray_of, grid_step, image_of
 
 
-@dataclass(frozen=True)
-class LocateOptions:
-    """The ``faces`` params a strategy reads: keyframes (``keyframes`` strategy); for ``track``
-    how far past the last known box (in face sizes) to search, the least correlation a tracked
-    box needs, every how many frames to track, and the box change (in face sizes) between two
-    tracked frames above which the frames between are located too; ``snap``: tracked boxes on
-    the detector's own position grid."""
-
-    keyframes: int = 2
-    roi_margin: float = 0.5
-    track_ncc: float = 0.7
-    track_step: int = 2
-    refine: float = 0.04
-    snap: bool = True
-
-    @classmethod
-    def of(cls, config) -> "LocateOptions":
-        """These options as a :class:`avemo.pipeline.config.FaceConfig` (whose fields of the
-        same names they are) sets them."""
-        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
-
-
-#: A strategy: (frames, detector, options) -> per frame a box or None, and how each frame's box
-#: was found (:data:`avemo.features.schema.LOCATED` codes).
-Strategy = Callable[[list, FaceDetector, LocateOptions], tuple[list["Box | None"], np.ndarray]]
+#: A strategy: (frames, detector, the ``faces`` params) -> per frame a box or None, and how each
+#: frame's box was found (:data:`avemo.features.schema.LOCATED` codes). The params a strategy
+#: reads: ``keyframes`` (``keyframes``); for ``track`` how far past the last known box (in face
+#: sizes) to search (``roi_margin``), the least correlation a tracked box needs (``track_ncc``),
+#: every how many frames to track (``track_step``), the box change between two tracked frames
+#: above which the frames between are located too (``refine``), and ``snap`` (tracked boxes on
+#: the detector's own position grid).
+Strategy = Callable[[list, FaceDetector, FaceConfig], tuple[list["Box | None"], np.ndarray]]
 
 
 def keyframe_positions(n: int, k: int) -> list[int]:
@@ -145,13 +128,13 @@ def _peak_offset(v: np.ndarray) -> float:
     return 0.0 if den >= 0 else float(np.clip(0.5 * (float(v[0]) - float(v[2])) / den, -0.5, 0.5))
 
 
-def locate_every(frames: list, detect: FaceDetector, opts: LocateOptions) -> tuple[list[Box | None], np.ndarray]:
+def locate_every(frames: list, detect: FaceDetector, opts: FaceConfig) -> tuple[list[Box | None], np.ndarray]:
     """Full-resolution detection on every frame."""
     boxes = [largest(detect(image_of(f))) for f in frames]
     return boxes, np.array([DETECTED if b is not None else LOST for b in boxes], np.uint8)
 
 
-def locate_keyframes(frames: list, detect: FaceDetector, opts: LocateOptions) -> tuple[list[Box | None], np.ndarray]:
+def locate_keyframes(frames: list, detect: FaceDetector, opts: FaceConfig) -> tuple[list[Box | None], np.ndarray]:
     """Full-resolution detection on ``opts.keyframes`` evenly spaced frames."""
     boxes: list[Box | None] = [None] * len(frames)
     how = np.full(len(frames), INTERPOLATED, np.uint8)
@@ -172,12 +155,13 @@ class _Follower:
     """``track``'s state over one clip: boxes and codes so far, the gray frames it has looked
     at, and one tracker per detected frame (its face is the template near it in time)."""
 
-    def __init__(self, frames: list, detect: FaceDetector, opts: LocateOptions):
+    def __init__(self, frames: list, detect: FaceDetector, opts: FaceConfig):
         self.frames, self.detect, self.opts = frames, detect, opts
         self.boxes: list[Box | None] = [None] * len(frames)
         self.how = np.full(len(frames), INTERPOLATED, np.uint8)
         self._gray: dict[int, np.ndarray] = {}
         self._trackers: dict[int, Tracker] = {}
+        self.located: set[int] = set()  # frames :meth:`locate` has been run on
 
     def gray(self, i: int) -> np.ndarray:
         if i not in self._gray:
@@ -199,6 +183,7 @@ class _Follower:
         face instead (an expression changed, the face is the same); a detection where both fail
         or the size changed; lost where that finds nothing."""
         opts = self.opts
+        self.located.add(i)
         known = [j for j, b in enumerate(self.boxes) if b is not None and j != i]
         near = self.boxes[min(known, key=lambda j: (abs(j - i), j))]
         at = min(self._trackers, key=lambda j: (abs(j - i), j))
@@ -218,16 +203,20 @@ class _Follower:
         return self.detect_at(i)
 
 
-def locate_track(frames: list, detect: FaceDetector, opts: LocateOptions) -> tuple[list[Box | None], np.ndarray]:
+def locate_track(frames: list, detect: FaceDetector, opts: FaceConfig) -> tuple[list[Box | None], np.ndarray]:
     """The middle frame detected (else up to 10 evenly spaced ones, until a face is found);
     that face tracked outwards onto every ``track_step``-th frame, then onto every frame between
-    two of them whose boxes differ by more than ``refine`` face sizes or where one was lost."""
+    two of them whose boxes differ by more than ``refine`` face sizes or where one was lost; a
+    frame whose anchor detection missed is located like the others (lost only if that fails too)."""
     n = len(frames)
     f = _Follower(frames, detect, opts)
     anchor = next((i for i in dict.fromkeys([(n - 1) // 2, *keyframe_positions(n, 10)])
                    if f.detect_at(i) is not None), None)
     if anchor is None:
         return f.boxes, f.how
+    # frames tried as anchor before it: one missed detection is no lost face; they are tracked
+    # (and detected again where that fails) like every other frame
+    missed = [i for i in range(n) if f.how[i] == LOST]
     step = max(1, opts.track_step)
     grid = sorted({*range(anchor % step, n, step), 0, n - 1})
     for side in ([g for g in grid if g > anchor], [g for g in reversed(grid) if g < anchor]):
@@ -240,13 +229,17 @@ def locate_track(frames: list, detect: FaceDetector, opts: LocateOptions) -> tup
             continue  # a still face: the frames between are interpolated
         for i in range(a + 1, b):
             f.locate(i)
+    for i in missed:
+        if i not in f.located:  # off the grid, between two frames that agree
+            f.locate(i)
     return f.boxes, f.how
 
 
 STRATEGIES: dict[str, Strategy] = {"track": locate_track, "keyframes": locate_keyframes, "every": locate_every}
+assert tuple(STRATEGIES) == FACE_STRATEGIES
 
 
-def locate_faces(frames: list, detect: FaceDetector, strategy: str, options: LocateOptions = LocateOptions(),
+def locate_faces(frames: list, detect: FaceDetector, strategy: str, options: FaceConfig = FaceConfig(),
                  probes: int = 10) -> tuple[list[Box | None], np.ndarray]:
     """Per sampled frame, the box of the speaker's face or None (to be filled by interpolation),
     and how it was found (:data:`avemo.features.schema.LOCATED` codes).

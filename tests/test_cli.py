@@ -57,3 +57,18 @@ def test_pipeline_commands_start_without_tensorflow():
 def test_python_dash_m_avemo_is_the_same_command():
     out = subprocess.run([sys.executable, "-m", "avemo", "--version"], capture_output=True, text=True, check=True)
     assert __version__ in out.stdout
+
+
+@pytest.mark.parametrize("command", [["extract", "mfcc"], ["demo-corpus", "--source", "tests/data/crema-d"]])
+def test_jobs_default_to_the_jobs_param_and_the_flag_overrides_it(tmp_path, command, crema_dir):
+    """`-j` is the top-level `jobs` param unless given: a bad `jobs` is refused by name when the
+    flag is left out, and not read at all when it is given."""
+    (tmp_path / "m.csv").write_text("clip_id,actor,sentence,emotion,level,sex,video,audio\n")
+    params = tmp_path / "p.yaml"
+    params.write_text("jobs: 0\n")
+    out = ["--manifest", str(tmp_path / "m.csv"), "--out", str(tmp_path / "store")] if command[0] == "extract" \
+        else ["--out", str(tmp_path / "demo"), "--if-corpus", str(tmp_path / "elsewhere")]  # a placeholder only
+    res = CliRunner().invoke(main, ["--params", str(params), *command, *out])
+    assert res.exit_code == 1 and "jobs must be a positive number of processes or -1" in res.output, res.output
+    res = CliRunner().invoke(main, ["--params", str(params), *command, *out, "-j", "1"])
+    assert "jobs must be" not in res.output, res.output

@@ -13,6 +13,7 @@ import pytest
 
 from avemo.features import open_store
 from avemo.features.inspect import summarize, verify
+from avemo.pipeline import faces
 from avemo.pipeline.config import FaceConfig, MfccConfig
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.manifest import ManifestRow
@@ -58,7 +59,7 @@ def test_an_old_faces_store_reads_draws_and_is_rebuilt_not_mixed(crema_dir, tmp_
     report = run_extraction(_rows(crema_dir), store, EXTRACTORS["faces"], force=True, progress=False)
     assert report.stored == 2
     with open_store(store) as now:
-        assert now.params["algorithm"] == 5 and now.read(CLIPS[0], "located").shape == (8,)
+        assert now.params["algorithm"] == faces.ALGORITHM_VERSION and now.read(CLIPS[0], "located").shape == (8,)
 
 
 def test_an_old_store_is_resumed_not_rebuilt(crema_dir, tmp_path):

@@ -26,7 +26,9 @@ SHARD = 4  # clips per shard: the 24-clip demo corpus makes 6 shards
 
 
 def _extract_args(manifest: Path, out: Path) -> list[str]:
-    return ["extract", "mfcc", "--manifest", str(manifest), "--out", str(out), "--shard-size", str(SHARD)]
+    # two worker processes: the stop must also cancel the tasks still running, quietly
+    return ["extract", "mfcc", "--manifest", str(manifest), "--out", str(out), "--shard-size", str(SHARD),
+            "-j", "2"]
 
 
 @pytest.fixture(scope="module")

@@ -267,13 +267,6 @@ def _tracking(tracker):
     return lambda ref, box, gray, near, margin, min_ncc: tracker(ref, box).find(gray, near, margin, min_ncc)
 
 
-def test_locate_options_are_the_face_params_of_the_same_names():
-    from avemo.pipeline.locate import LocateOptions
-
-    assert LocateOptions.of(FaceConfig()) == LocateOptions()  # same defaults
-    assert LocateOptions.of(FaceConfig(track_step=3, snap=False)) == LocateOptions(track_step=3, snap=False)
-
-
 def test_tracking_follows_a_moving_face(crema_dir):
     """A real frame shifted by known sub-pixel amounts: the tracked box moves with it (< 1 px)."""
     from avemo.pipeline.detectors import level1 as _level1
@@ -313,7 +306,7 @@ def test_tracking_refuses_what_is_not_the_same_face(crema_dir):
 def test_a_frame_that_cannot_be_tracked_gets_a_detection(crema_dir):
     """The first frame's face zoomed by 30% (as if the actor leaned in): tracking refuses it,
     and that frame's box is the detected one, flagged as a detection."""
-    from avemo.pipeline.locate import LocateOptions, locate_faces
+    from avemo.pipeline.locate import locate_faces
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
     grays = [f.gray() for f in frames]
@@ -321,15 +314,48 @@ def test_a_frame_that_cannot_be_tracked_gets_a_detection(crema_dir):
     first = largest(det(grays[0]))
     centre = ((first[0] + first[2]) / 2, (first[1] + first[3]) / 2)
     grays[0] = _moved(grays[0], scale=1.3, centre=centre)
-    boxes, how = locate_faces(grays, det, "track", LocateOptions())
+    boxes, how = locate_faces(grays, det, "track", FaceConfig())
     assert how[0] == DETECTED and how[24] == DETECTED and (how == DETECTED).sum() <= 3
     assert iou(boxes[0], largest(det(grays[0]))) > 0.95  # full-frame detection's box (to a pixel)
     assert boxes[0][2] - boxes[0][0] > 1.15 * (first[2] - first[0])
     assert how[1] in (TRACKED, DETECTED)  # the box changed between frames 0 and 2: frame 1 is located too
     # unchanged frames: frame 0 is tracked (not a detection) from the middle frame's face
-    boxes, how = locate_faces([f.gray() for f in frames], det, "track", LocateOptions())
+    boxes, how = locate_faces([f.gray() for f in frames], det, "track", FaceConfig())
     assert how[0] == TRACKED and (how == DETECTED).sum() == 1
     assert iou(boxes[0], largest(det(frames[0].gray()))) > 0.75
+
+
+class _MissesOn:
+    """dlib's HOG detector, finding nothing on the given frames at either size detection looks at
+    them (full frame and dlib's own pyramid level 1): a missed detection, as on a blurred frame."""
+
+    def __init__(self, frames):
+        import dlib
+
+        pyramid = dlib.pyramid_down(6)
+        self.blind = [g for f in frames for g in (f, pyramid(f))]
+        self.hog = HogDetector()
+
+    def __call__(self, image):
+        if any(image.shape == b.shape and np.array_equal(image, b) for b in self.blind):
+            return []
+        return self.hog(image)
+
+
+def test_a_frame_whose_anchor_detection_missed_is_tracked_not_lost(crema_dir):
+    """The middle frame (24) and the next anchor candidate (27, off the tracking grid) miss their
+    detections, so frame 0 becomes the anchor. Both are then tracked like any other frame: no
+    frame is lost and the clip is not flagged (before: frame 27, between two frames that agree,
+    kept `lost` without ever being tracked)."""
+    from avemo.pipeline.locate import locate_faces
+
+    frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
+    grays = [f.gray() for f in frames]
+    boxes, how = locate_faces(grays, _MissesOn([grays[24], grays[27]]), "track", FaceConfig())
+    assert how[0] == DETECTED  # the anchor: frames 24 and 27 were tried first and missed
+    assert how[24] == TRACKED and how[27] == TRACKED and not (how == LOST).any()
+    for i in (24, 27):
+        assert iou(boxes[i], largest(HogDetector()(grays[i]))) > 0.75
 
 
 # --- moving faces (real frames moved, written as video) -----------------------------------------

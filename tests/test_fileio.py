@@ -28,7 +28,8 @@ def test_a_failed_write_keeps_the_old_content_and_leaves_no_temp_file(tmp_path):
     target = tmp_path / "model.keras"
     target.write_text("old")
     with pytest.raises(RuntimeError), atomic_path(target) as tmp:
-        assert tmp == temp_path(target) and tmp.suffix == ".keras"  # libraries that choose by extension
+        assert tmp.name.startswith("model.tmp-") and tmp.suffix == ".keras"  # libraries that choose by extension
+        assert temp_path(target) != temp_path(target)  # unique: two writers of one target never share a file
         tmp.write_text("half")
         raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
@@ -49,6 +50,11 @@ def test_a_killed_writer_never_leaves_a_partial_file_under_the_final_name(tmp_pa
     assert target.read_bytes() == b"old"
 
 
+#: How a call names the path that ``atomic_path`` yields (``with atomic_path(p) as tmp``): writes
+#: aimed at exactly that are the atomic ones.
+ATOMIC_TARGETS = {"tmp", "str(tmp)", "os.fspath(tmp)"}
+
+
 def bypassing_writes(source: str) -> list[str]:
     """Calls in ``source`` that write a file other than through avemo.fileio: os.replace or
     os.rename, write_text/write_bytes, open(..., 'w'), unless aimed at the ``tmp`` path that
@@ -64,9 +70,9 @@ def bypassing_writes(source: str) -> list[str]:
         mode = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)] + \
                [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
         writes = ((owner == "os" and name in ("replace", "rename"))
-                  or (name in ("write_text", "write_bytes") and owner != "tmp")
+                  or (name in ("write_text", "write_bytes") and owner not in ATOMIC_TARGETS)
                   or (name == "open" and any(isinstance(m, str) and m[:1] in "wax" for m in mode)
-                      and "tmp" not in target))
+                      and target not in ATOMIC_TARGETS))
         if writes:
             found.append(f"{node.lineno}: {ast.unparse(node)[:60]}")
     return found
@@ -74,8 +80,10 @@ def bypassing_writes(source: str) -> list[str]:
 
 def test_the_check_sees_bypassing_writes():
     src = ("import os\nos.replace(a, b)\np.write_text('x')\nopen(p, 'w')\nav.open(str(tmp), 'w')\n"
-           "open(p)\ntmp.write_bytes(b'')\nreplace(cfg, x=1)\n")
-    assert [f.split(":")[0] for f in bypassing_writes(src)] == ["2", "3", "4"]
+           "open(p)\ntmp.write_bytes(b'')\nreplace(cfg, x=1)\n"
+           "open(tmp_report, 'w')\nopen(self.tmpdir / 'x', 'w')\nattempt.write_text('x')\n")
+    # a name that merely contains "tmp" is no atomic write (lines 9-11)
+    assert [f.split(":")[0] for f in bypassing_writes(src)] == ["2", "3", "4", "9", "10", "11"]
 
 
 def test_no_writer_bypasses_avemo_fileio():

@@ -181,3 +181,16 @@ def test_a_shard_published_before_its_index_gets_its_checksum_on_resume(tmp_path
     _write(tmp_path / "s", clips)
     index = json.loads((tmp_path / "s" / "index.json").read_text())
     assert index["shard_sha256"]["shard-00000.h5"] == digest and set(index["shard_sha256"]) == set(index["shards"])
+
+
+@pytest.mark.parametrize("damage", ['{"shards": {', '[1, 2]', '{"clips": {}}'])
+def test_a_damaged_index_is_named_by_reader_writer_and_inspect(tmp_path, rng, damage):
+    """index.json is read in one place (features.schema.read_index): a damaged one is a
+    StoreError naming the file and what to do, for the reader as for the writer (the reader
+    used to raise a bare JSON error)."""
+    _write(tmp_path / "s", _clips(4, rng))
+    (tmp_path / "s" / "index.json").write_text(damage)
+    for open_it in (lambda: StoreReader(tmp_path / "s"), lambda: _write(tmp_path / "s", {}),
+                    lambda: summarize(tmp_path / "s")):
+        with pytest.raises(StoreError, match=r"index\.json is damaged .*avemo inspect"):
+            open_it()

@@ -1,7 +1,9 @@
 """The trainer's input pipeline: a split's arrays from feature stores, in shuffled batches.
 
-Default: the split is loaded into memory; ``stream`` reads clips from the HDF5 shards on the
-fly, for stores larger than memory. Frames stay uint8 and are scaled inside the model. Under
+A split is loaded into memory, or (``train.stream``) read from the HDF5 shards batch by batch,
+for stores larger than memory; both give the same batches in the same order
+(:func:`epoch_order`) and the same MFCC statistics (:func:`split_mfcc_statistics`), so the
+input mode never changes what is learned. Frames stay uint8 and are scaled inside the model. Under
 the TensorFlow backend batches come from ``tf.data``; under JAX and PyTorch from a
 ``keras.utils.PyDataset`` over numpy (no TensorFlow needed). The same functions feed
 end-to-end training (faces and MFCC stores) and head-only training (the embeddings store): a
@@ -11,10 +13,11 @@ model input is named by the store and dataset it comes from (:data:`END_TO_END`,
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import keras
 import numpy as np
@@ -95,21 +98,95 @@ def load_inputs(readers: Mapping[str, StoreReader], data: SplitData,
     return data
 
 
-def mfcc_statistics(mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coefficient mean and variance over every window and frame -> two (C,) float64."""
-    flat = mfcc.reshape(-1, mfcc.shape[-1]).astype(np.float64)
-    return flat.mean(axis=0), np.maximum(flat.var(axis=0), 1e-8)
+#: Clips per chunk of the MFCC statistics' reduction: both input modes reduce the same chunks
+#: in the same order, so they get the same bits (:func:`mfcc_statistics`).
+STATS_CHUNK = 256
+
+
+def mfcc_statistics(chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-coefficient mean and (biased) variance over every clip, window and frame of
+    ``chunks`` (arrays (n, W, F, C)) -> two (C,) float64.
+
+    An exact streaming reduction: each chunk's mean and sum of squared deviations in float64,
+    merged with Chan et al.'s pairwise update, so memory is one chunk whatever the split's size;
+    the same chunks in the same order give the same bits whether they come from memory or from
+    the shards (:func:`split_mfcc_statistics`)."""
+    n, mean, m2 = 0, None, None
+    for chunk in chunks:
+        flat = np.asarray(chunk).reshape(-1, chunk.shape[-1]).astype(np.float64)
+        nb = flat.shape[0]
+        if nb == 0:
+            continue
+        mb = flat.mean(axis=0)
+        m2b = ((flat - mb) ** 2).sum(axis=0)
+        if mean is None:
+            n, mean, m2 = nb, mb, m2b
+            continue
+        delta, total = mb - mean, n + nb
+        mean = mean + delta * (nb / total)
+        m2 = m2 + m2b + delta ** 2 * (n * nb / total)
+        n = total
+    if mean is None:
+        raise StoreError("no MFCC values to compute the normalisation statistics from (empty split)")
+    return mean, np.maximum(m2 / n, 1e-8)
+
+
+def split_mfcc_statistics(source: "ClipSource") -> tuple[np.ndarray, np.ndarray]:
+    """The MFCC normalisation statistics of a whole split, read in :data:`STATS_CHUNK`-clip
+    chunks in clip-id order (one pass over the shards when streaming)."""
+    n = len(source.data.clip_ids)
+    return mfcc_statistics(source.take(np.arange(a, min(a + STATS_CHUNK, n)), ["mfcc"])["mfcc"]
+                           for a in range(0, n, STATS_CHUNK))
+
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+    """The clip order of one epoch: a permutation drawn from ``(seed, epoch)`` alone (or
+    ``0..n-1`` without shuffling). The one shuffle source of every input mode and backend, so
+    that where the clips come from never changes what is learned."""
+    if not shuffle:
+        return np.arange(n)
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+@dataclass
+class ClipSource:
+    """A selected split's model inputs, from memory (``data.inputs`` loaded) or read from the
+    shards clip by clip (``readers``): ``take(idx)`` gives the same arrays either way."""
+
+    data: SplitData
+    inputs: Mapping[str, tuple[str, str]]
+    readers: Mapping[str, StoreReader] | None = None
+
+    @property
+    def streamed(self) -> bool:
+        return self.readers is not None
+
+    def take(self, idx: np.ndarray, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Model input name -> (len(idx), ...) array of the clips at positions ``idx``."""
+        names = list(names or self.inputs)
+        if not self.streamed:
+            return {name: self.data.inputs[name][idx] for name in names}
+        ids = [self.data.clip_ids[i] for i in idx]
+        return {name: self.readers[self.inputs[name][0]].load(ids, [self.inputs[name][1]])[self.inputs[name][1]]
+                for name in names}
+
+    def specs(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        """Model input name -> (one clip's shape, dtype)."""
+        if not self.streamed:
+            return {name: (a.shape[1:], a.dtype.name) for name, a in self.data.inputs.items()}
+        return {name: (s.shape, s.dtype) for name, s in
+                ((name, self.readers[store].spec(ds)) for name, (store, ds) in self.inputs.items())}
 
 
 class Batches(keras.utils.PyDataset):
-    """Shuffled batches for backends without tf.data: ``(inputs, labels)`` per batch, the order
-    drawn anew each epoch from a generator seeded once (as tf.data's reshuffle does)."""
+    """Batches for backends without tf.data: ``(inputs, labels)`` per batch, in the order of
+    :func:`epoch_order` for each epoch."""
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int, take):
         super().__init__()
-        self.n, self.batch_size, self.shuffle, self.take = n, batch_size, shuffle, take
-        self._rng = np.random.default_rng(seed)
-        self._order = self._rng.permutation(n) if shuffle else np.arange(n)
+        self.n, self.batch_size, self.shuffle, self.seed, self.take = n, batch_size, shuffle, seed, take
+        self._epoch = 0
+        self._order = epoch_order(n, seed, 0, shuffle)
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
@@ -118,44 +195,44 @@ class Batches(keras.utils.PyDataset):
         return self.take(self._order[i * self.batch_size:(i + 1) * self.batch_size])
 
     def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self._order = self._rng.permutation(self.n)
+        self._epoch += 1
+        self._order = epoch_order(self.n, self.seed, self._epoch, self.shuffle)
 
 
-def tensor_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int):
-    """Batches of the loaded inputs and labels, reshuffled every epoch with ``seed``."""
+def batches(source: ClipSource, batch_size: int, shuffle: bool, seed: int):
+    """``(inputs, labels)`` batches of a split for ``model.fit``, the clip order of each epoch
+    from :func:`epoch_order`: a ``tf.data`` pipeline under TensorFlow (batches made in numpy,
+    prefetched), a :class:`Batches` elsewhere. In memory or streamed, the same batches."""
+    labels = source.data.labels
+    n = len(labels)
+
+    def take(idx):
+        return source.take(idx), labels[idx]
+
     if backend.name() != "tensorflow":
-        return Batches(len(data.labels), batch_size, shuffle, seed,
-                       lambda idx: ({k: a[idx] for k, a in data.inputs.items()}, data.labels[idx]))
+        return Batches(n, batch_size, shuffle, seed, take)
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((dict(data.inputs), data.labels))
-    if shuffle:
-        ds = ds.shuffle(len(data.labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    epochs = itertools.count()
+
+    def generate():  # called once per pass over the dataset, i.e. once per epoch
+        order = epoch_order(n, seed, next(epochs), shuffle)
+        for a in range(0, n, batch_size):
+            yield take(order[a:a + batch_size])
+
+    signature = ({name: tf.TensorSpec((None, *shape), tf.as_dtype(dtype))
+                  for name, (shape, dtype) in source.specs().items()}, tf.TensorSpec((None,), tf.int32))
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
+
+
+def tensor_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int,
+                   inputs: Mapping[str, tuple[str, str]] | None = None):
+    """Batches of a split loaded into memory (:func:`batches`)."""
+    return batches(ClipSource(data, inputs or {k: ("", k) for k in data.inputs}), batch_size, shuffle, seed)
 
 
 def streaming_dataset(readers: Mapping[str, StoreReader], data: SplitData, batch_size: int, shuffle: bool,
                       seed: int, inputs: Mapping[str, tuple[str, str]] = END_TO_END):
-    """Clips read from the shards as they are needed (order shuffled per epoch with the seed)."""
-    if backend.name() != "tensorflow":
-        def take(idx):
-            return ({name: np.stack([readers[store].read(data.clip_ids[i], dataset) for i in idx])
-                     for name, (store, dataset) in inputs.items()}, data.labels[idx])
-
-        return Batches(len(data.labels), batch_size, shuffle, seed, take)
-    import tensorflow as tf
-
-    rng = np.random.default_rng(seed)
-
-    def generate():
-        order = rng.permutation(len(data.clip_ids)) if shuffle else np.arange(len(data.clip_ids))
-        for i in order:
-            c = data.clip_ids[i]
-            yield ({name: readers[store].read(c, dataset) for name, (store, dataset) in inputs.items()},
-                   data.labels[i])
-
-    specs = {name: readers[store].spec(dataset) for name, (store, dataset) in inputs.items()}
-    signature = ({name: tf.TensorSpec(s.shape, tf.as_dtype(s.dtype)) for name, s in specs.items()},
-                 tf.TensorSpec((), tf.int32))
-    return tf.data.Dataset.from_generator(generate, output_signature=signature).batch(batch_size).prefetch(2)
+    """Batches of a split read from the shards as they are needed (:func:`batches`): the same
+    batches as :func:`tensor_dataset` of the loaded split."""
+    return batches(ClipSource(data, inputs, readers), batch_size, shuffle, seed)

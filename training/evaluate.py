@@ -60,24 +60,21 @@ def _csv(header: list[str], rows) -> str:
 
 
 def draw_confusion(matrix: np.ndarray, png: Path, title: str) -> None:
+    """The confusion matrix as scikit-learn's ``ConfusionMatrixDisplay`` draws it: each row as
+    fractions of its true class (so classes of any size compare), the clip count in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
 
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(5.2, 4.4), constrained_layout=True)
-    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS)
-    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    ConfusionMatrixDisplay(rates, display_labels=list(EMOTIONS)).plot(
+        ax=ax, cmap="Blues", values_format=".2f", im_kw={"vmin": 0, "vmax": 1}, colorbar=True)
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(len(EMOTIONS)):
-        for j in range(len(EMOTIONS)):
-            ax.text(j, i, f"{matrix[i, j]}", ha="center", va="center", fontsize=8,
-                    color="white" if rates[i, j] > 0.5 else "black")
-    fig.colorbar(im, ax=ax, label="fraction of the true class")
-    ax.set_title(f"{title}: test-split confusion")
+    ax.set_ylabel("true (row: fraction of the true class)")
+    ax.set_title(f"{title}: test-split confusion ({int(matrix.sum())} clips)")
     with atomic_path(png) as tmp:
         fig.savefig(tmp, dpi=90)
     plt.close(fig)

@@ -17,6 +17,7 @@ import numpy as np
 from keras import layers
 
 from avemo.errors import ConfigError
+from avemo.training import tf_kernels
 from avemo.training.config import VARIANTS
 
 N_CLASSES = 6
@@ -86,7 +87,8 @@ class BatchNorm(layers.BatchNormalization):
     """Keras' BatchNormalization, whose training steps under TensorFlow on 4-D channels-last
     input run TF's fused kernel (as Keras 2's layer did): the same normalisation with the
     batch's statistics and the same moving averages (of the biased variance, as Keras), but no
-    full-size intermediates kept for the backward pass. For the paper's face CNN at batch 16
+    full-size intermediates kept for the backward pass (the kernel:
+    :func:`avemo.training.tf_kernels.batch_norm_train`). For the paper's face CNN at batch 16
     that is ~0.7 GB less memory per step and half the CPU time (docs/model.md). Inference,
     other backends and other cases (masks, renorm, synchronized, mixed precision) run Keras'
     own code. The weights are Keras' four (gamma, beta, the two averages); models saved with
@@ -101,16 +103,15 @@ class BatchNorm(layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf
+        y, mean, variance = tf_kernels.batch_norm_train(inputs, self.gamma, self.beta, self.epsilon)
+        self.update_averages(mean, variance)
+        return y
 
-        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(inputs, self.gamma, self.beta, epsilon=self.epsilon,
-                                                              is_training=True)[:3]
-        n = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], variance.dtype)
-        variance = variance * ((n - 1.0) / n)  # TF returns the unbiased batch variance; Keras averages the biased one
+    def update_averages(self, mean, variance) -> None:
+        """One step of the moving averages towards a training batch's mean and biased variance."""
         m = self.momentum
         self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
         self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
-        return y
 
 
 @keras.saving.register_keras_serializable(package="avemo")
@@ -138,26 +139,6 @@ class FoldTime(layers.Wrapper):
         return keras.ops.reshape(out, (-1, steps, *out.shape[1:]))
 
 
-#: The lean path's slices of a batch (:class:`ConvBlock`): its full-size intermediates exist for
-#: one slice at a time in the backward pass.
-LEAN_SLICES = 8
-
-
-def _serial(items, fn):
-    """``fn(item)`` for each item, each call's ops after the previous call's results (TF runs
-    independent ops in any order, which would bring every slice's intermediates into memory
-    at once)."""
-    import tensorflow as tf
-
-    out, last = [], []
-    for item in items:
-        with tf.control_dependencies(last):
-            r = fn(item)
-        out.append(r)
-        last = tf.nest.flatten(r)
-    return out
-
-
 @keras.saving.register_keras_serializable(package="avemo")
 class ConvBlock(layers.Layer):
     """One layer of the per-step CNN: Conv2D (3x3 'same', no bias), :class:`BatchNorm`, ReLU,
@@ -166,8 +147,8 @@ class ConvBlock(layers.Layer):
     ``low_memory`` (not saved with the model: it changes how TF trains, not what is computed):
     training steps under TensorFlow keep the convolution's output and the pooled output only,
     and recompute the normalised, rectified activations in the backward pass one slice of the
-    batch at a time (:data:`LEAN_SLICES`), with the batch's statistics. The same gradients
-    (the BatchNorm terms summed over the whole batch first, then applied per slice); for the
+    batch at a time, with the batch's statistics (:func:`avemo.training.tf_kernels.lean_conv_block`).
+    The same gradients (the BatchNorm terms summed over the whole batch first, then applied per slice); for the
     face CNN's first block at batch 16 (800 images of 64x64x32) ~0.5 GB less memory per step
     for ~18% more CPU time (docs/model.md). Everywhere else the plain layers run."""
 
@@ -197,64 +178,9 @@ class ConvBlock(layers.Layer):
 
     def _lean(self, inputs):
         """The training step of :meth:`call` under TF, its backward pass slice by slice."""
-        import tensorflow as tf
-
-        eps, bn, k = self.bn.epsilon, self.bn, LEAN_SLICES
-        pool = dict(ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID")
-
-        @tf.custom_gradient
-        def block(x, kernel, gamma, beta):
-            z = tf.nn.conv2d(x, kernel, 1, "SAME")
-            y, mean, var = tf.compat.v1.nn.fused_batch_norm(z, gamma, beta, epsilon=eps, is_training=True)[:3]
-            count = tf.cast(tf.size(z) // tf.shape(z)[-1], tf.float32)
-            var = var * ((count - 1.0) / count)  # the biased batch variance (TF returns the unbiased one)
-            out = tf.nn.max_pool2d(tf.nn.relu(y), 2, 2, "VALID")
-            n = tf.shape(x)[0]
-            cuts = [(i * n) // k for i in range(k + 1)]
-            spans = list(zip(cuts, cuts[1:]))
-            scale = gamma * tf.math.rsqrt(var + eps)
-
-            def grad(d_out, d_mean, d_var):
-                def first(span):  # per slice: d(loss)/d(normalised) x scale, and the BatchNorm sums
-                    a, b = span
-                    za = z[a:b]
-                    r = tf.nn.relu(tf.compat.v1.nn.fused_batch_norm(za, gamma, beta, mean, var, epsilon=eps,
-                                                                   is_training=False)[0])
-                    # the pooling recomputed from r: TF's oneDNN gradient of a pooling it has just run
-                    # is several times faster than one from a stored output
-                    dr = tf.raw_ops.MaxPoolGrad(orig_input=r, orig_output=tf.nn.max_pool2d(r, 2, 2, "VALID"),
-                                                grad=d_out[a:b], **pool)
-                    dy = tf.raw_ops.ReluGrad(gradients=dr, features=r)
-                    return tf.raw_ops.FusedBatchNormGradV3(y_backprop=dy, x=za, scale=gamma, reserve_space_1=mean,
-                                                           reserve_space_2=var, reserve_space_3=mean, epsilon=eps,
-                                                           is_training=False)[:3]
-
-                parts = _serial(spans, first)
-                d_gamma = tf.add_n([p[1] for p in parts])  # sum(dy * xhat)
-                d_beta = tf.add_n([p[2] for p in parts])  # sum(dy)
-                # dz = scale * (dy - mean(dy) - xhat * mean(dy * xhat)) = scale*dy - (slope*z + offset)
-                slope = scale * tf.math.rsqrt(var + eps) * d_gamma / count
-                offset = scale * d_beta / count - mean * slope
-                zeros, ones = tf.zeros_like(slope), tf.ones_like(slope)
-
-                def second(i):
-                    a, b = spans[i]
-                    # slope*z + offset in one pass: a batch normalisation with mean 0 and variance 1
-                    dz = parts[i][0] - tf.compat.v1.nn.fused_batch_norm(z[a:b], slope, offset, zeros, ones,
-                                                                         epsilon=0.0, is_training=False)[0]
-                    conv = dict(out_backprop=dz, strides=[1, 1, 1, 1], padding="SAME")
-                    return (tf.raw_ops.Conv2DBackpropFilter(input=x[a:b], filter_sizes=tf.shape(kernel), **conv),
-                            tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x[a:b]), filter=kernel, **conv))
-
-                back = _serial(range(k), second)
-                return tf.concat([d for _, d in back], 0), tf.add_n([d for d, _ in back]), d_gamma, d_beta
-
-            return (out, mean, var), grad
-
-        out, mean, var = block(inputs, *(tf.convert_to_tensor(v) for v in (self.conv.kernel, bn.gamma, bn.beta)))
-        m = bn.momentum
-        bn.moving_mean.assign(bn.moving_mean * m + tf.stop_gradient(mean) * (1.0 - m))
-        bn.moving_variance.assign(bn.moving_variance * m + tf.stop_gradient(var) * (1.0 - m))
+        out, mean, var = tf_kernels.lean_conv_block(inputs, self.conv.kernel, self.bn.gamma, self.bn.beta,
+                                                    self.bn.epsilon)
+        self.bn.update_averages(mean, var)
         return out
 
 

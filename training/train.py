@@ -14,8 +14,8 @@ from avemo.params import to_dict
 from avemo.splits import read_splits
 from avemo.training import backend, memory
 from avemo.training.config import TrainConfig
-from avemo.training.data import (END_TO_END, load_inputs, mfcc_statistics, open_stores, select, streaming_dataset,
-                                 tensor_dataset)
+from avemo.training.data import (END_TO_END, ClipSource, batches, load_inputs, open_stores, select,
+                                 split_mfcc_statistics)
 from avemo.training.models import bn_momentum_for, build_model
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class TrainResult:
     replicas: int = 1
     #: How the splits were fed (``train.stream``'s decision and why).
     input: str = ""
+    #: The trained Keras model itself (best weights restored), as saved under ``model_path``.
+    model: object = None
 
 
 def train_variant(variant: str, store: str | Path, splits: str | Path, out: str | Path,
@@ -80,16 +82,12 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     log.info("training input: %s", why)
     # the lean CNN block is TensorFlow's (other backends run the plain one): recorded as it runs
     low_memory = (stream if config.low_memory == "auto" else bool(config.low_memory)) and backend.name() == "tensorflow"
-    if stream:
-        sample = readers["mfcc"].load(train.clip_ids[: min(len(train.clip_ids), 2000)], ["mfcc"])["mfcc"]
-        mean, var = mfcc_statistics(sample)
-        train_ds = streaming_dataset(readers, train, config.batch_size, True, config.seed)
-        val_ds = streaming_dataset(readers, val, config.batch_size, False, config.seed)
-    else:
+    if not stream:
         train, val = load_inputs(readers, train), load_inputs(readers, val)
-        mean, var = mfcc_statistics(train.inputs["mfcc"])
-        train_ds = tensor_dataset(train, config.batch_size, True, config.seed)
-        val_ds = tensor_dataset(val, config.batch_size, False, config.seed)
+    sources = [ClipSource(d, END_TO_END, readers if stream else None) for d in (train, val)]
+    mean, var = split_mfcc_statistics(sources[0])  # the whole train split, whichever the mode
+    train_ds = batches(sources[0], config.batch_size, True, config.seed)
+    val_ds = batches(sources[1], config.batch_size, False, config.seed)
     face_shape = readers["faces"].spec("frames").shape
     mfcc_shape = readers["mfcc"].spec("mfcc").shape
     scope, replicas = backend.make_strategy(config.strategy)
@@ -118,4 +116,4 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     for r in readers.values():
         r.close()
     return TrainResult(out, hist.history, len(losses), best + 1, len(train.clip_ids), len(val.clip_ids),
-                       replicas, why)
+                       replicas, why, model)
