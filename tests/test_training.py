@@ -243,6 +243,11 @@ def test_cli_train_evaluate(tiny, tmp_path):
     assert m["macro"]["f1"] == pytest.approx(f1_score(true, pred, average="macro", labels=sorted(set(true))))
     assert m["accuracy"] == pytest.approx(accuracy_score(true, pred))
     assert all(max(EMOS, key=lambda e: float(r[f"p_{e}"])) == r["predicted"] for r in preds)
+    # actor-level uncertainty: an interval around each score, and per-actor confusions of these clips
+    ci = m["interval"]
+    assert ci["actors"] == len(m["actor_confusion"]) == len({r["clip_id"][:4] for r in preds})
+    assert ci["macro_f1"][0] <= m["macro"]["f1"] <= ci["macro_f1"][1] and ci["replicates"] == 2000
+    assert sum(np.sum(c) for c in m["actor_confusion"].values()) == 12
     assert (tmp_path / "plots" / "confusion.png").stat().st_size > 5_000
     assert len(list(csv.DictReader(open(tmp_path / "plots" / "confusion.csv")))) == 12
 

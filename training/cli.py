@@ -14,7 +14,7 @@ import click
 from avemo.cli import params_of
 from avemo.features.config import StoreConfig
 from avemo.params import section
-from avemo.training.config import STRATEGIES, VARIANTS, HeadsConfig, TrainConfig
+from avemo.training.config import STRATEGIES, VARIANTS, EvalConfig, HeadsConfig, TrainConfig
 
 
 def _cfg(ctx, heads: bool = False, **overrides):
@@ -114,13 +114,17 @@ def embed_cmd(ctx, model_path, store, out, batch_size, shard_size, force):
 @click.option("--plots", type=click.Path(file_okay=False), required=True,
               help="folder for predictions.csv and the confusion matrix (CSV, JSON, PNG)")
 @click.option("--split", default="test", show_default=True)
-def evaluate_cmd(variant, model_path, store, splits, out, plots, split):
-    """Score a trained variant on the test split."""
+@click.pass_context
+def evaluate_cmd(ctx, variant, model_path, store, splits, out, plots, split):
+    """Score a trained variant on the test split, with actor-bootstrap intervals (params: eval)."""
     from avemo.training.evaluate import evaluate_variant
 
-    r = evaluate_variant(model_path, store, splits, out, plots, split)
-    click.echo(f"evaluate {variant}: macro F1 {r['macro']['f1']:.3f}, accuracy {r['accuracy']:.3f} "
-               f"on {r['n']} {split} clips -> {out}", err=True)
+    r = evaluate_variant(model_path, store, splits, out, plots, split,
+                         uncertainty=section(EvalConfig, params_of(ctx), "eval"))
+    lo, hi = r["interval"]["macro_f1"]
+    click.echo(f"evaluate {variant}: macro F1 {r['macro']['f1']:.3f} [{lo:.3f}, {hi:.3f}], accuracy "
+               f"{r['accuracy']:.3f} on {r['n']} {split} clips of {r['interval']['actors']} actors -> {out}",
+               err=True)
 
 
 @click.command("report")
@@ -136,6 +140,7 @@ def report_cmd(ctx, metrics_dir, splits, out, corpus_root, heads_metrics):
     from avemo.training.report import format_table, make_report
 
     md = make_report(metrics_dir, splits, out, _cfg(ctx).variants, corpus_root, heads_dir=heads_metrics,
-                     heads_backbone=_cfg(ctx, heads=True).backbone)
+                     heads_backbone=_cfg(ctx, heads=True).backbone,
+                     uncertainty=section(EvalConfig, params_of(ctx), "eval"))
     click.echo(format_table(md))
     click.echo(f"\nreport -> {md}", err=True)

@@ -87,3 +87,25 @@ class HeadsConfig(TrainConfig):
         super().validate(name)
         if self.backbone not in VARIANTS:
             raise ConfigError(f"{name}.backbone must be one of {', '.join(VARIANTS)}, got {self.backbone!r}")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How sure the test scores are (``eval`` section): the actor-clustered bootstrap and the
+    paired permutation tests between variants (:mod:`avemo.training.stats`)."""
+
+    #: Bootstrap resamples of the test actors (and permutations of the paired tests).
+    replicates: int = 2000
+    seed: int = 0
+    #: Coverage of the intervals.
+    level: float = 0.95
+
+    def validate(self, name: str = "eval") -> None:
+        require_positive("replicates", name, self.replicates)
+        if self.replicates < 100:
+            raise ConfigError(f"{name}.replicates must be at least 100 (2,000 or more for a 95% interval), "
+                              f"got {self.replicates}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError(f"{name}.seed must be an int, got {self.seed!r}")
+        if not isinstance(self.level, float) or not 0.5 <= self.level < 1:
+            raise ConfigError(f"{name}.level must be in [0.5, 1), e.g. 0.95, got {self.level!r}")

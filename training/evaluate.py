@@ -10,18 +10,22 @@ from pathlib import Path
 import numpy as np
 
 from avemo.fileio import atomic_path, atomic_write
-from avemo.names import EMOTIONS
+from avemo.names import EMOTIONS, parse_clip_name
 from avemo.splits import read_splits
-from avemo.training import backend
+from avemo.training import backend, stats
 from avemo.training.data import load_split, open_stores
+from avemo.training.config import EvalConfig
 from avemo.training.metrics import classification_report
 from avemo.training.models import load_model
 
 
 def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Path, metrics_out: str | Path,
-                     plots_dir: str | Path, split: str = "test", batch_size: int = 16) -> dict:
+                     plots_dir: str | Path, split: str = "test", batch_size: int = 16,
+                     uncertainty: EvalConfig = EvalConfig()) -> dict:
     """Write ``predictions.csv`` and ``confusion.csv``/``.json``/``.png`` under ``plots_dir`` and the
-    metrics JSON (per class, macro, weighted, accuracy) to ``metrics_out``; return the metrics."""
+    metrics JSON (per class, macro, weighted, accuracy; the actor-bootstrap ``interval`` of macro F1
+    and accuracy; each test actor's confusion, which paired tests between variants resample) to
+    ``metrics_out``; return the metrics."""
     model = load_model(model_path)
     readers = open_stores(store)
     data = load_split(readers, read_splits(splits).clips(split), split)
@@ -34,6 +38,8 @@ def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Pa
     pred = probs.argmax(axis=1)
     report = classification_report(data.labels, pred)
     report.update({"split": split, "model": str(model_path), "missing": len(data.missing)})
+    report.update(stats.uncertainty(data.labels, pred, [parse_clip_name(c).actor for c in data.clip_ids],
+                                    len(EMOTIONS), uncertainty.replicates, uncertainty.seed, uncertainty.level))
     plots = Path(plots_dir)
     plots.mkdir(parents=True, exist_ok=True)
     atomic_write(plots / "predictions.csv", _csv(
