@@ -31,8 +31,7 @@ from avemo.features.lock import StoreLock
 from avemo.features.schema import (CHUNK_CHECKSUM, FAILURE_COLUMNS, FAILURES_FILE, INDEX_FILE, LOCK_FILE,
                                    PARTIAL_SUFFIX, SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, STORE_META,
                                    DatasetSpec, canonical_json, library_versions, read_index, shard_name)
-from avemo.fileio import TEMP_MARK
-from avemo.fileio import atomic_write, file_sha256, publish
+from avemo.fileio import TEMP_MARK, atomic_write, file_sha256, publish
 
 log = logging.getLogger(__name__)
 STR = h5py.string_dtype("utf-8")

@@ -98,8 +98,8 @@ def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig) -> list[
         ours = " > ".join(sorted(confs, key=lambda v: -scored[v]["macro"]["f1"]))
         lines += ["", f"The paper's ranking ({' > '.join(paper)}, F1 "
                   f"{', '.join(f'{PAPER_F1[v]:.3f}' for v in paper)}) makes {len(claims)} pairwise claims: "
-                  f"this run orders the variants {ours}; {len(agree)} of the claims point the same way here, "
-                  f"{len(backed)} of them supported by the paired tests."
+                  f"this run orders the variants {ours}; claims pointing the same way here: {len(agree)}, "
+                  f"of which supported by the paired tests: {len(backed)}."
                   + (" The paper's own differences (0.001-0.015) are far smaller than the intervals above: its "
                      "ranking cannot be read from one split of this size." if len(backed) < len(claims) else "")]
     return lines + [""]
