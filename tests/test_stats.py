@@ -136,3 +136,21 @@ def test_the_report_gives_intervals_and_says_which_differences_are_supported(tmp
     assert "Supported differences: maxpool over gru" in text
     assert "The paper's ranking (gru > lstm > maxpool > transformer" in text
     assert (tmp_path / "reports" / "macro_scores.png").stat().st_size > 10_000
+
+
+def test_one_test_actor_gives_no_interval_and_no_comparison_but_a_report(tmp_path):
+    """Nothing to resample with one actor: the metrics say so with null (valid JSON for DVC),
+    and the report shows the plain scores and says why there are no paired tests."""
+    import json
+
+    from avemo.training.report import comparison_lines
+    from avemo.training.config import EvalConfig
+    from avemo.training.stats import uncertainty
+
+    y = np.arange(12) % K
+    doc = uncertainty(y, y, ["1001"] * 12, K)
+    assert doc["interval"]["macro_f1"] is None and doc["interval"]["actors"] == 1
+    assert "NaN" not in json.dumps(doc)
+    lines = comparison_lines({"gru": {**classification_report(y, y), **doc},
+                              "lstm": {**classification_report(y, y), **doc}}, EvalConfig())
+    assert any("one actor" in line for line in lines)

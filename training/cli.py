@@ -121,8 +121,9 @@ def evaluate_cmd(ctx, variant, model_path, store, splits, out, plots, split):
 
     r = evaluate_variant(model_path, store, splits, out, plots, split,
                          uncertainty=section(EvalConfig, params_of(ctx), "eval"))
-    lo, hi = r["interval"]["macro_f1"]
-    click.echo(f"evaluate {variant}: macro F1 {r['macro']['f1']:.3f} [{lo:.3f}, {hi:.3f}], accuracy "
+    ci = r["interval"]["macro_f1"]
+    interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else " (no interval: one test actor)"
+    click.echo(f"evaluate {variant}: macro F1 {r['macro']['f1']:.3f}{interval}, accuracy "
                f"{r['accuracy']:.3f} on {r['n']} {split} clips of {r['interval']['actors']} actors -> {out}",
                err=True)
 

@@ -151,7 +151,7 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
 @dataclass
 class ClipSource:
     """A selected split's model inputs, from memory (``data.inputs`` loaded) or read from the
-    shards clip by clip (``readers``): ``take(idx)`` gives the same arrays either way."""
+    shards batch by batch (``readers``): ``take(idx)`` gives the same arrays either way."""
 
     data: SplitData
     inputs: Mapping[str, tuple[str, str]]

@@ -49,7 +49,7 @@ def _with_interval(r: dict, score: str, value: float) -> str:
     """``0.631 [0.584, 0.676]``: the score and its actor-bootstrap interval (metrics written
     before intervals existed: the score alone)."""
     ci = r.get("interval", {}).get(score)
-    if not ci or any(np.isnan(ci)):
+    if not ci:
         return f"{value:.3f}"
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
@@ -73,6 +73,8 @@ def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig) -> list[
     if not _same_test_clips(scored):
         return head + ["Not computed: the variants were not evaluated on the same test clips.", ""]
     actors = sorted(next(iter(scored.values()))["actor_confusion"])
+    if len(actors) < 2:
+        return head + ["Not computed: the test split has one actor (actors are what the tests resample).", ""]
     confs = {v: np.array([r["actor_confusion"][a] for a in actors]) for v, r in scored.items()}
     pairs = compare_all(confs, uncertainty.replicates, uncertainty.seed, uncertainty.level)
     lines = head + [f"Difference A - B with its {uncertainty.level:.0%} interval (test actors resampled, "
@@ -141,7 +143,7 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
         lines.append(f"| {NAMES[v]} | {m['precision']:.3f} | {m['recall']:.3f} | "
                      f"{_with_interval(r, 'macro_f1', m['f1'])} | {_with_interval(r, 'accuracy', r['accuracy'])} | "
                      f"{PAPER_F1[v]:.3f} | {r['n']} |")
-    ci = next((r["interval"] for r in results.values() if "interval" in r), None)
+    ci = next((r["interval"] for r in results.values() if r.get("interval", {}).get("macro_f1")), None)
     if ci:
         lines += ["", f"In brackets: {ci['level']:.0%} intervals from {ci['replicates']} bootstrap resamples of "
                   f"the {ci['actors']} test actors (an actor's clips go together; seed {ci['seed']}). Measured "

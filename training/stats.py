@@ -57,11 +57,12 @@ def _rng(seed: int) -> np.random.Generator:
 
 
 def actor_bootstrap(conf: np.ndarray, replicates: int = REPLICATES, seed: int = 0,
-                    level: float = LEVEL) -> dict[str, list[float]]:
+                    level: float = LEVEL) -> dict[str, list[float] | None]:
     """Score name -> [low, high], the percentile interval of each score over ``replicates``
-    resamples of the actors (``conf``: per-actor confusions, :func:`actor_confusions`)."""
+    resamples of the actors (``conf``: per-actor confusions, :func:`actor_confusions`); None
+    with fewer than two actors (nothing to resample)."""
     if len(conf) < 2:
-        return {name: [float("nan"), float("nan")] for name in SCORES}
+        return {name: None for name in SCORES}
     out = {}
     for name, score in SCORES.items():
         def statistic(idx, axis=-1, score=score):
