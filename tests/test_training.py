@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 
 import keras
 import numpy as np
@@ -277,6 +278,7 @@ def test_every_input_mode_learns_the_same_model(tiny, tmp_path):
         r = train_variant("maxpool", store, splits, tmp_path / f"{mode}.keras", cfg, verbose=0)
         side = json.loads((tmp_path / f"{mode}.json").read_text())
         assert (side["stream"], side["low_memory"]) == (stream, lean)
+        assert (side["threads"], side["cores"]) == (0, os.cpu_count())  # what sets the float rounding
         runs[mode] = (load_model(r.model_path).get_weights(), r.history, side)
     memory, streamed = runs["memory"], runs["streamed"]
     for run in (streamed, runs["lean"]):  # statistics of the whole train split in every mode

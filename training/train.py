@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,8 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     sidecar = {"variant": variant, "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
                "replicas": replicas, "backend": backend.name(), "stream": stream, "input": why,
+               # the CPU threads change the float rounding of the reductions (docs/model.md)
+               "threads": config.threads, "cores": os.cpu_count(),
                "low_memory": low_memory,
                "missing": {"train": len(train.missing), "val": len(val.missing)},
                "epochs_run": len(losses), "best_epoch": best + 1, "best_val_loss": float(losses[best]),
