@@ -222,7 +222,10 @@ def batches(source: ClipSource, batch_size: int, shuffle: bool, seed: int):
 
     signature = ({name: tf.TensorSpec((None, *shape), tf.as_dtype(dtype))
                   for name, (shape, dtype) in source.specs().items()}, tf.TensorSpec((None,), tf.int32))
-    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
+    ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    # the number of batches, so that Keras knows an epoch's steps (and does not warn, each run,
+    # that the input "ran out of data" when the first epoch ends)
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size))).prefetch(2)
 
 
 def tensor_dataset(data: SplitData, batch_size: int, shuffle: bool, seed: int,
