@@ -71,7 +71,7 @@ def train_probe(variant: str, mode: str, steps: int, store: str, splits: str, ou
 
     backend.setup(0, 0)
     readers = open_stores(store)
-    train = select(readers, read_splits(splits).clips("train"), "train")
+    train = select(readers, read_splits(splits).labelled("train"), "train")
     t0 = time.perf_counter()
     if mode == "memory":
         load_inputs(readers, train)

@@ -56,6 +56,7 @@ def main(variants=VARIANTS, n_full: int = 64, batch: int = 16) -> list[dict]:
 
     from avemo.features import open_store
     from avemo.training import backend
+    from avemo.names import parse_clip_name
     from avemo.training.data import HEAD_ONLY, load_split, tensor_dataset
     from avemo.training.models import build_head_model, build_model
 
@@ -68,7 +69,8 @@ def main(variants=VARIANTS, n_full: int = 64, batch: int = 16) -> list[dict]:
         make_embeddings(Path(tmp) / "emb", clips, rng)
         print(f"embeddings store of {len(clips)} clips written in {time.perf_counter() - t:.1f} s")
         with open_store(Path(tmp) / "emb") as reader:
-            data = load_split({"embeddings": reader}, clips, "bench", HEAD_ONLY)
+            data = load_split({"embeddings": reader}, {c: parse_clip_name(c).label for c in clips}, "bench",
+                              HEAD_ONLY)
         head_ds = tensor_dataset(data, batch, True, 0)
         faces = rng.integers(0, 255, (n_full, 50, 64, 64, 3), dtype=np.uint8)
         mfcc = rng.normal(size=(n_full, 9, 40, 40)).astype(np.float32)

@@ -62,6 +62,7 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
     import keras
 
     from avemo.training import backend
+    from avemo.names import parse_clip_name
     from avemo.training.data import SplitData, load_split, open_stores, streaming_dataset, tensor_dataset
     from avemo.training.models import build_model
 
@@ -76,7 +77,7 @@ def main(n: int = 48, batch: int = 16, variants=VARIANTS, repeat: int = 3, steps
         write_s = time.perf_counter() - t
         readers = open_stores(tmp)
         t = time.perf_counter()
-        data = load_split(readers, clips, "bench")
+        data = load_split(readers, {c: parse_clip_name(c).label for c in clips}, "bench")
         load_ms = (time.perf_counter() - t) / n * 1e3
         rows.append({"metric": "load a split from the store, per clip", "value": load_ms, "unit": "ms",
                      "baseline": None, "ratio": None, "target": ""})

@@ -10,13 +10,13 @@ from typing import Callable
 import h5py
 import numpy as np
 
-from avemo.errors import StoreError
+from avemo.errors import ClipNameError, StoreError
 from avemo.features.reader import StoreReader
 from avemo.features.schema import (BOOKKEEPING, DETECTED, FAILURES_FILE, INTERPOLATED, LOCATED, LOST, PARTIAL_SUFFIX,
                                    SCHEMA_VERSION, SHARD_PREFIX, SHARD_SUFFIX, TRACKED, read_index)
 from avemo.features.writer import scan_shard
 from avemo.fileio import atomic_path, file_sha256
-from avemo.names import EMOTIONS
+from avemo.names import EMOTIONS, parse_clip_name
 
 
 def _failures(root: Path) -> list[dict[str, str]]:
@@ -27,13 +27,22 @@ def _failures(root: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _crema_d_name(clip_id: str):
+    try:
+        return parse_clip_name(clip_id)
+    except ClipNameError:
+        return None
+
+
 def summarize(root: str | Path) -> dict:
     """Machine-readable summary: clips, shards, bytes, datasets, classes, failures, params."""
     reader = StoreReader(root)
     root = Path(root)
     shards = [{"name": n, "rows": r, "bytes": (root / n).stat().st_size if (root / n).exists() else None}
               for n, r in sorted(reader.shards.items())]
-    classes = Counter(c.split("_")[2] for c in reader.clip_ids)
+    # a store holds no labels (the manifest does): CREMA-D's names say theirs, other ids do not
+    named = [n for n in (_crema_d_name(c) for c in reader.clip_ids) if n is not None]
+    classes = Counter(n.emotion for n in named)
     failures = _failures(root)
     rows_total = sum(s["rows"] for s in shards)
     return {
@@ -42,7 +51,7 @@ def summarize(root: str | Path) -> dict:
         "stale_rows": rows_total - len(reader),
         "checksummed_shards": len(set(read_index(root).get("shard_sha256", {})) & set(reader.shards)),
         "datasets": {s.name: {"shape": list(s.shape), "dtype": s.dtype} for s in reader.specs},
-        "class_counts": {e: classes.get(e, 0) for e in EMOTIONS},
+        "class_counts": {e: classes.get(e, 0) for e in EMOTIONS} if named else {},
         "failures": len(failures),
         "failures_by_kind": dict(sorted(Counter(f["kind"] for f in failures).items())),
         "params": reader.params, "versions": reader.meta.get("versions", {}),
@@ -58,7 +67,8 @@ def format_summary(s: dict) -> str:
              f"checksums  {s['checksummed_shards']} of {len(s['shards'])} shard(s) have a recorded SHA-256 "
              "(`--verify` checks them and every chunk's Fletcher-32)",
              "datasets   " + "; ".join(f"{n} {tuple(d['shape'])} {d['dtype']}" for n, d in s["datasets"].items()),
-             "classes    " + "  ".join(f"{k} {v}" for k, v in s["class_counts"].items()),
+             "classes    " + ("  ".join(f"{k} {v}" for k, v in s["class_counts"].items()) if s["class_counts"]
+                                 else "(clip ids carry no label: see the corpus manifest)"),
              f"failures   {s['failures']}" + (" (" + ", ".join(f"{k}: {v}" for k, v in
                                                           s["failures_by_kind"].items()) + ")"
                                               if s["failures"] else ""),

@@ -18,11 +18,13 @@ from avemo.features.inspect import clip_stats, draw_clip, format_clip_stats, for
 from avemo.features.inspect import verify as verify_store
 from avemo.fileio import atomic_write
 from avemo.params import jobs_of, section
-from avemo.pipeline.config import CorpusConfig, DemoConfig, FaceConfig, ManifestConfig, MfccConfig, SplitConfig
+from avemo.pipeline.config import (CORPUS_KINDS, CorpusConfig, DemoConfig, FaceConfig, ManifestConfig, MfccConfig,
+                                   SplitConfig)
+from avemo.pipeline.corpora import scan_corpus
 from avemo.pipeline.demo import build_demo_corpus, build_rehearsal_corpus, write_unused_placeholder
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
-from avemo.pipeline.manifest import read_manifest, scan_corpus, write_manifest
-from avemo.pipeline.split import check_leakage, load_split_files, make_split
+from avemo.pipeline.manifest import read_labels, read_manifest, write_manifest
+from avemo.pipeline.split import check_leakage, load_split_files, make_split, speaker_finder
 from avemo.pipeline.video import source_frames
 from avemo.splits import write_splits
 
@@ -64,20 +66,25 @@ def demo_corpus(ctx, source, out, actors, seed, jobs, full, if_corpus):
 
 @click.command("manifest")
 @click.option("--root", type=click.Path(), default=None,
-              help="CREMA-D checkout (default: corpus.root in params.yaml)")
+              help="the corpus folder (default: corpus.root in params.yaml)")
+@click.option("--corpus", "kind", type=click.Choice(CORPUS_KINDS), default=None,
+              help="corpus kind (default: corpus.kind in params.yaml, else crema-d)")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="manifest CSV to write")
 @click.option("--exclude", multiple=True, help="clip id to leave out (repeatable; replaces manifest.exclude)")
 @click.option("--no-exclude", is_flag=True, help="keep CREMA-D's documented broken clips")
 @click.pass_context
-def manifest(ctx, root, out, exclude, no_exclude):
-    """Scan a CREMA-D-shaped folder into one CSV row per clip (no media is decoded)."""
+def manifest(ctx, root, kind, out, exclude, no_exclude):
+    """Scan a corpus into one CSV row per clip: label, speaker, sex, media (no media is decoded).
+    Writes OUT, OUT's .rejected.csv (every file left out, with the reason) and .labels.json."""
     params = params_of(ctx)
-    root = root or section(CorpusConfig, params, "corpus").root
+    corpus = section(CorpusConfig, params, "corpus", root=root, kind=kind)
     cfg = section(ManifestConfig, params, "manifest",
                   exclude=() if no_exclude else (tuple(exclude) or None))
-    result = scan_corpus(root, cfg)
-    path, rejected = write_manifest(result, root, out)
-    click.echo(f"manifest: {len(result.rows)} clips from {len(result.actors)} actors -> {path}", err=True)
+    result = scan_corpus(corpus.root, cfg, corpus)
+    path, rejected = write_manifest(result, corpus.root, out)
+    counts = {label: sum(r.emotion == label for r in result.rows) for label in result.labels}
+    click.echo(f"manifest: {len(result.rows)} clips from {len(result.actors)} actors ({corpus.kind}) -> {path}", err=True)
+    click.echo("manifest: labels " + ", ".join(f"{k} {n}" for k, n in counts.items()), err=True)
     if result.excluded:
         click.echo(f"manifest: {len(result.excluded)} clip(s) excluded by manifest.exclude: "
                    f"{', '.join(result.excluded)}", err=True)
@@ -85,14 +92,17 @@ def manifest(ctx, root, out, exclude, no_exclude):
         click.echo(f"manifest: {len(result.rejected)} file(s) rejected (reasons in {rejected}); "
                    f"first: {result.rejected[0]['file']}: {result.rejected[0]['reason']}", err=True)
     if not result.rows:
-        raise click.ClickException(f"no clip found under {root}")
+        raise click.ClickException(f"no clip found under {corpus.root} (corpus.kind {corpus.kind})")
 
 
 @click.command("split")
-@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False), help="manifest CSV")
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False),
+              help="manifest CSV (with --check: where the clips' speakers come from)")
 @click.option("--out", type=click.Path(dir_okay=False), help="split JSON to write")
-@click.option("--test-actors", type=int, default=None, help="actors in the test split (default 10)")
-@click.option("--val-actors", type=int, default=None, help="actors in the validation split (default 10)")
+@click.option("--test-actors", type=int, default=None,
+              help="actors in the test split (default: split.test_actors; auto: the corpus kind's, "
+              "e.g. CREMA-D 10, RAVDESS 4)")
+@click.option("--val-actors", type=int, default=None, help="actors in the validation split (default: split.val_actors)")
 @click.option("--seed", type=int, default=None, help="random seed (default 0)")
 @click.option("--stratify", type=click.Choice(["sex", "none"]), default=None,
               help="balance held-out actors by sex (default: sex)")
@@ -106,10 +116,12 @@ def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, chec
     if check:
         if not files:
             raise click.UsageError("--check needs one or more split files")
-        splits = load_split_files(list(files))
+        rows = read_manifest(manifest_path) if manifest_path else None
+        splits, recorded = load_split_files(list(files), {r.clip_id for r in rows or ()})
+        speaker = speaker_finder(rows, recorded)
         for name, clips in splits.items():
-            click.echo(f"{name}: {len(clips)} clips, {len({c[:4] for c in clips})} actors")
-        leaks = check_leakage(splits)
+            click.echo(f"{name}: {len(clips)} clips, {len({speaker(c) for c in clips})} actors")
+        leaks = check_leakage(splits, speaker)
         if leaks:
             click.echo(f"LEAKAGE: {len(leaks)} actor(s) appear in more than one split:")
             for actor, counts in leaks.items():
@@ -122,7 +134,8 @@ def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, chec
 
     cfg = section(SplitConfig, params_of(ctx), "split", test_actors=test_actors,
                   val_actors=val_actors, seed=seed, stratify=stratify)
-    splits = make_split(read_manifest(manifest_path), cfg)
+    kind, labels = read_labels(manifest_path)
+    splits = make_split(read_manifest(manifest_path), cfg, labels, kind)
     write_splits(splits, out)
     for name, part in splits.parts.items():
         click.echo(f"split {name}: {len(part.actors)} actors, {part.n_clips} clips", err=True)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from avemo.errors import ConfigError
 from avemo.params import require_positive
@@ -12,15 +12,48 @@ from avemo.params import require_positive
 #: :mod:`avemo.pipeline.locate` and :mod:`avemo.pipeline.detectors` are keyed by these, checked
 #: at import).
 FACE_STRATEGIES = ("track", "keyframes", "every")
+#: ``corpus.kind`` names: the one list of them (the registry of :mod:`avemo.pipeline.corpora`
+#: is keyed by these, checked at import).
+CORPUS_KINDS = ("crema-d", "ravdess", "labels-csv")
+#: ``corpus.ravdess_files`` choices: RAVDESS' audio-visual files, or its video-only files each
+#: paired with the audio-only WAV of the same recording.
+RAVDESS_FILES = ("av", "video+wav")
 FACE_DETECTORS = ("hog", "cnn")
 BROKEN_CLIPS = ("1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_DIS_MD")
 
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    """Where the CREMA-D-shaped corpus lives."""
+    """Which corpus: its folder, its kind (a plug-in of :mod:`avemo.pipeline.corpora`), the label
+    set its clips are put in and how their own labels map onto it, and the kind's options."""
 
     root: str = "data/demo"
+    kind: str = "crema-d"
+    #: The label set, in class-index order; () = the kind's own labels.
+    labels: tuple[str, ...] = ()
+    #: A clip's own label -> its label in ``labels`` (absent: the same name). A label with no
+    #: image in ``labels`` sends the clip to the rejected file with that reason.
+    label_map: dict = field(default_factory=dict)
+    #: ravdess: vocal channels to keep (speech, song).
+    ravdess_channels: tuple[str, ...] = ("speech",)
+    #: ravdess: av (the audio-visual files) or video+wav (video-only files with their audio-only WAV).
+    ravdess_files: str = "av"
+    #: labels-csv: the CSV of ``path,label,speaker[,sex]`` (relative to ``root``).
+    labels_csv: str = "labels.csv"
+
+    def validate(self, name: str = "corpus") -> None:
+        if self.kind not in CORPUS_KINDS:
+            raise ConfigError(f"{name}.kind must be one of {', '.join(CORPUS_KINDS)}, got {self.kind!r}")
+        if not isinstance(self.label_map, dict):
+            raise ConfigError(f"{name}.label_map must be a mapping of label -> label, got {self.label_map!r}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ConfigError(f"{name}.labels lists a label twice: {list(self.labels)}")
+        bad = sorted(set(self.ravdess_channels) - {"speech", "song"})
+        if bad or not self.ravdess_channels:
+            raise ConfigError(f"{name}.ravdess_channels must list speech and/or song, got {list(self.ravdess_channels)}")
+        if self.ravdess_files not in RAVDESS_FILES:
+            raise ConfigError(f"{name}.ravdess_files must be one of {', '.join(RAVDESS_FILES)}, "
+                              f"got {self.ravdess_files!r}")
 
 
 @dataclass(frozen=True)
@@ -32,16 +65,18 @@ class ManifestConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """Actor-disjoint split: actor counts for test and validation, seed, stratification."""
+    """Actor-disjoint split: actor counts for test and validation (``auto``: the corpus kind's
+    own, scaled to its actors), seed, stratification."""
 
-    test_actors: int = 10
-    val_actors: int = 10
+    test_actors: int | str = "auto"
+    val_actors: int | str = "auto"
     seed: int = 0
     stratify: str = "sex"
 
     def validate(self, name: str = "split") -> None:
         for key in ("test_actors", "val_actors"):
-            require_positive(key, name, getattr(self, key))
+            if getattr(self, key) != "auto":
+                require_positive(key, name, getattr(self, key))
         if self.stratify not in ("sex", "none"):
             raise ConfigError(f"{name}.stratify must be 'sex' or 'none', got {self.stratify!r}")
 

@@ -133,20 +133,44 @@ def _pyramid():
 _HOG_BOX = 72
 
 
-def level1(detect: FaceDetector, gray: np.ndarray) -> Box | None:
-    """The largest face as full-size detection finds it, for faces found on pyramid level 2 or
-    deeper (boxes of >= 104 px), else None (the caller then runs full-size detection).
+#: Frames are reduced by pyramid levels until their short side would drop below this many px
+#: (CREMA-D's 360-px frames: one level, as ever; 720p: four): the detector then scans only the
+#: pyramid levels that find faces of a size a frame that large shows.
+REDUCED_SIDE = 360
+
+
+def reduction_levels(shape: tuple[int, ...]) -> int:
+    """How many 5/6 pyramid levels :func:`reduced_detect` skips for a frame of ``shape``: 1 below
+    518 px on the short side (CREMA-D's 360), one more per factor 6/5 above (720p: 3, 1080p: 6)."""
+    side = min(shape[:2])
+    levels = 1
+    while side * (5 / 6) ** (levels + 1) >= REDUCED_SIDE:
+        levels += 1
+    return levels
+
+
+def reduced_detect(detect: FaceDetector, gray: np.ndarray) -> Box | None:
+    """The largest face as full-size detection finds it, for faces found on pyramid level L + 1 or
+    deeper (L = :func:`reduction_levels`: boxes of >= 79 px on the reduced frame; 104 px at
+    CREMA-D's size), else None (the caller then runs full-size detection).
 
     dlib's HOG and MMOD detectors scan a 5/6-per-level pyramid, so detecting on the image
-    already reduced by dlib's own ``pyramid_down(6)`` and mapping the box up with its
-    ``rect_up`` repeats pyramid levels 1.. and skips level 0, a good part of the work. A face
-    found on level 1 itself (an 86-88 px box) can also fire on level 0 (a 72 px box), and
-    full-size detection keeps whichever scores higher: such a box is not returned. The
-    measurements behind both rules are in docs/faces.md."""
-    found = largest(detect(_pyramid()(gray)))
-    if found is None or found[2] - found[0] < _HOG_BOX * 1.1:  # on level 1 itself
+    already reduced L times by dlib's own ``pyramid_down(6)`` and mapping the box up with its
+    ``rect_up`` repeats pyramid levels L.. and skips the levels below, most of the work on a
+    large frame (720p: two thirds of it). A face found on the reduced frame's own level 0 can also fire
+    one level finer, and full-size detection keeps whichever scores higher: such a box is not
+    returned. The measurements behind both rules are in docs/faces.md."""
+    image = gray
+    levels = reduction_levels(gray.shape)
+    for _ in range(levels):
+        image = _pyramid()(image)
+    found = largest(detect(image))
+    if found is None or found[2] - found[0] < _HOG_BOX * 1.1:  # on the reduced frame's level 0
         return None
-    return box_of(_pyramid().rect_up(rect_of(found)))
+    rect = rect_of(found)
+    for _ in range(levels):
+        rect = _pyramid().rect_up(rect)
+    return box_of(rect)
 
 
 def grid_step(detect: FaceDetector, box: Box) -> float | None:
@@ -159,6 +183,6 @@ def grid_step(detect: FaceDetector, box: Box) -> float | None:
 
 
 def detect_largest(detect: FaceDetector, gray: np.ndarray) -> Box | None:
-    """The largest face of a frame as full-frame detection finds it (pyramid levels 2.. first,
-    via :func:`level1`; the whole pyramid when that cannot tell)."""
-    return level1(detect, gray) or largest(detect(gray))
+    """The largest face of a frame as full-frame detection finds it (the coarse pyramid levels
+    first, via :func:`reduced_detect`; the whole pyramid when that cannot tell)."""
+    return reduced_detect(detect, gray) or largest(detect(gray))

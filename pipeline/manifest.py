@@ -1,36 +1,37 @@
-"""Corpus manifest: one row per clip of a CREMA-D-shaped folder, without decoding media."""
+"""Corpus manifest: one row per clip (its label, speaker, sex and media files), without decoding
+media; the corpus kinds (:mod:`avemo.pipeline.corpora`) fill it, every later stage reads it."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from avemo.errors import ClipNameError, CorpusError, LfsPointerError
+from avemo.errors import CorpusError, LfsPointerError
 from avemo.fileio import atomic_write
-from avemo.names import parse_clip_name
-from avemo.pipeline.config import ManifestConfig
 
-VIDEO_DIR, AUDIO_DIR = "VideoFlash", "AudioWAV"
-VIDEO_EXTS = (".flv", ".mp4", ".avi", ".mkv", ".mov", ".webm")
-AUDIO_EXTS = (".wav", ".flac")
 LFS_MAGIC = b"version https://git-lfs"
 LFS_MAX_BYTES = 1024  # pointer files are ~130 bytes; media never this small
+#: ``actor`` is the speaker (any string), ``emotion`` the label's name in the label set and
+#: ``label`` its class index; ``sentence`` and ``level`` what the corpus' names say ("" if nothing).
 MANIFEST_COLUMNS = ("clip_id", "actor", "sentence", "emotion", "level", "label",
-                    "video", "audio", "video_bytes", "audio_bytes", "root")
+                    "video", "audio", "video_bytes", "audio_bytes", "root", "sex")
 REJECT_COLUMNS = ("file", "reason")
 
 
 @dataclass(frozen=True)
 class ManifestRow:
-    """One clip of the corpus: its parsed name, its video and audio files (relative to
-    ``root``; "" when absent) with their sizes, and ``root``, the corpus folder (relative to the
-    manifest's folder in the file, absolute or relative to the working folder once read)."""
+    """One clip of the corpus: its id, speaker (``actor``), label (name and class index), its
+    video and audio files (relative to ``root``; "" when absent; a video's own audio track serves
+    when there is no audio file) with their sizes, ``root``, the corpus folder (relative to the
+    manifest's folder in the file, absolute or relative to the working folder once read), and
+    the speaker's sex where the corpus says ("Male", "Female", or "")."""
 
     clip_id: str
-    actor: int
+    actor: str
     sentence: str
     emotion: str
     level: str
@@ -40,13 +41,7 @@ class ManifestRow:
     video_bytes: int | None = None
     audio_bytes: int | None = None
     root: str = ""
-
-    @classmethod
-    def for_clip(cls, clip_id: str, **files: object) -> "ManifestRow":
-        """The row of a clip named ``clip_id`` (parsed; ClipNameError when it is no CREMA-D name),
-        with the given ``video``/``audio``/``root`` fields."""
-        name = parse_clip_name(clip_id)
-        return cls(name.clip_id, name.actor, name.sentence, name.emotion, name.level, name.label, **files)
+    sex: str = ""
 
     def source(self, kind: str) -> Path | None:
         """The path of this clip's ``video`` or ``audio`` file, or None when it has none."""
@@ -61,9 +56,9 @@ class ManifestRow:
         def size(v: str) -> int | None:
             return int(v) if v else None
 
-        return cls(row["clip_id"], int(row["actor"]), row["sentence"], row["emotion"], row["level"],
+        return cls(row["clip_id"], row["actor"], row["sentence"], row["emotion"], row["level"],
                    int(row["label"]), row["video"], row["audio"], size(row["video_bytes"]),
-                   size(row["audio_bytes"]), row["root"])
+                   size(row["audio_bytes"]), row["root"], row["sex"])
 
 
 @dataclass
@@ -73,78 +68,48 @@ class ManifestResult:
     rows: list[ManifestRow] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    #: The corpus kind and its label set (class index = position).
+    kind: str = ""
+    labels: tuple[str, ...] = ()
 
     @property
-    def actors(self) -> list[int]:
+    def actors(self) -> list[str]:
         return sorted({r.actor for r in self.rows})
 
 
-def _is_lfs_pointer(path: Path, size: int) -> bool:
+def is_lfs_pointer(path: Path, size: int) -> bool:
     if size > LFS_MAX_BYTES:
         return False
     with open(path, "rb") as fh:
         return fh.read(len(LFS_MAGIC)) == LFS_MAGIC
 
 
-def scan_corpus(root: str | Path, config: ManifestConfig = ManifestConfig()) -> ManifestResult:
-    """Scan ``root/VideoFlash`` and ``root/AudioWAV`` into manifest rows sorted by clip id.
+def lfs_error(root: Path, pointers: list[str]) -> LfsPointerError:
+    """The error for a corpus whose media are Git LFS pointer files (cloned without git-lfs)."""
+    return LfsPointerError(
+        f"{len(pointers)} file(s) under {root} are Git LFS pointer files, not media "
+        f"(e.g. {pointers[0]}): the corpus was cloned without git-lfs. "
+        f"Run `git lfs install && git lfs pull` inside {root}, then run this again.")
 
-    Names that do not parse and stray files are rejected with a reason; clips named in
-    ``config.exclude`` are left out and listed; LFS pointer files stop the scan.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise CorpusError(f"corpus root {root} is not a folder: set corpus.root in params.yaml "
-                          "to your CREMA-D checkout (the folder holding VideoFlash/ and AudioWAV/)")
-    dirs = [(kind, root / name, exts) for kind, name, exts in
-            (("video", VIDEO_DIR, VIDEO_EXTS), ("audio", AUDIO_DIR, AUDIO_EXTS))]
-    if not any(d.is_dir() for _, d, _ in dirs):
-        raise CorpusError(f"corpus root {root} has neither {VIDEO_DIR}/ nor {AUDIO_DIR}/: "
-                          "is this a CREMA-D checkout?")
-    result = ManifestResult()
-    clips: dict[str, ManifestRow] = {}
-    pointers: list[str] = []
-    for kind, folder, exts in dirs:
-        if not folder.is_dir():
-            continue
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            rel = f"{folder.name}/{entry.name}"
-            if not entry.is_file():
-                result.rejected.append({"file": rel, "reason": "not a regular file"})
-                continue
-            stem, ext = os.path.splitext(entry.name)
-            if ext.lower() not in exts:
-                result.rejected.append({"file": rel, "reason": f"stray file: extension {ext or '(none)'} "
-                                        f"is not a {kind} type ({', '.join(exts)})"})
-                continue
-            size = entry.stat().st_size
-            if _is_lfs_pointer(Path(entry.path), size):
-                pointers.append(rel)
-                continue
-            try:
-                name = parse_clip_name(stem)
-            except ClipNameError as exc:
-                result.rejected.append({"file": rel, "reason": str(exc)})
-                continue
-            row = clips.setdefault(name.clip_id, ManifestRow(name.clip_id, name.actor, name.sentence,
-                                                             name.emotion, name.level, name.label))
-            if getattr(row, kind):
-                result.rejected.append({"file": rel, "reason": f"duplicate {kind} for {name.clip_id} "
-                                        f"(already have {getattr(row, kind)})"})
-                continue
-            clips[name.clip_id] = replace(row, **{kind: rel, f"{kind}_bytes": size})
-    if pointers:
-        raise LfsPointerError(
-            f"{len(pointers)} file(s) under {root} are Git LFS pointer files, not media "
-            f"(e.g. {pointers[0]}): the corpus was cloned without git-lfs. "
-            f"Run `git lfs install && git lfs pull` inside {root}, then run this again.")
-    excluded = set(config.exclude)
-    for clip_id in sorted(clips):
-        if clip_id in excluded:
-            result.excluded.append(clip_id)
-        else:
-            result.rows.append(clips[clip_id])
-    return result
+
+def media_file(root: Path, path: Path, exts: tuple[str, ...], kind: str,
+               result: ManifestResult, pointers: list[str]) -> int | None:
+    """The size of a corpus file that can be listed; else None, with the reason recorded in
+    ``result.rejected`` (or its name in ``pointers`` for an LFS pointer)."""
+    rel = path.relative_to(root).as_posix()
+    if not path.is_file():
+        result.rejected.append({"file": rel, "reason": "not a regular file"})
+        return None
+    ext = path.suffix
+    if ext.lower() not in exts:
+        result.rejected.append({"file": rel, "reason": f"stray file: extension {ext or '(none)'} "
+                                f"is not a {kind} type ({', '.join(exts)})"})
+        return None
+    size = path.stat().st_size
+    if is_lfs_pointer(path, size):
+        pointers.append(rel)
+        return None
+    return size
 
 
 def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, object]]) -> None:
@@ -161,8 +126,29 @@ def rejected_path(out: str | Path) -> Path:
     return out.with_name(out.stem + ".rejected" + (out.suffix or ".csv"))
 
 
+def labels_path(out: str | Path) -> Path:
+    """``FILE.csv`` -> ``FILE.labels.json``: the corpus kind and its label set, in class order."""
+    out = Path(out)
+    return out.with_name(out.stem + ".labels.json")
+
+
+def read_labels(manifest: str | Path) -> tuple[str, tuple[str, ...]]:
+    """The corpus kind and label set written beside a manifest; CorpusError naming what to do."""
+    path = labels_path(manifest)
+    try:
+        doc = json.loads(path.read_text())
+        return str(doc["kind"]), tuple(str(x) for x in doc["labels"])
+    except FileNotFoundError:
+        raise CorpusError(f"{path} (the label set of {manifest}) does not exist: re-create the "
+                          "manifest with `avemo manifest`") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorpusError(f"{path} is not a label-set file ({exc}): re-create the manifest with "
+                          "`avemo manifest`") from exc
+
+
 def write_manifest(result: ManifestResult, root: str | Path, out: str | Path) -> tuple[Path, Path]:
-    """Write the manifest CSV and its ``.rejected.csv`` (excluded clips are listed there too).
+    """Write the manifest CSV, its ``.rejected.csv`` (excluded clips are listed there too) and its
+    ``.labels.json`` (corpus kind, label set).
 
     The ``root`` column holds the corpus folder relative to the manifest's own folder (or
     absolute), so a checkout can move as a whole.
@@ -178,6 +164,7 @@ def write_manifest(result: ManifestResult, root: str | Path, out: str | Path) ->
     _write_csv(out, MANIFEST_COLUMNS, rows)
     rej = rejected_path(out)
     _write_csv(rej, REJECT_COLUMNS, rejected)
+    atomic_write(labels_path(out), json.dumps({"kind": result.kind, "labels": list(result.labels)}, indent=1) + "\n")
     return out, rej
 
 

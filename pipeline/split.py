@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from avemo.errors import SplitError
-from avemo.metadata import demographics
-from avemo.names import CLIP_NAME_SEARCH, EMOTIONS, parse_clip_name
+from avemo.names import CLIP_NAME_SEARCH
 from avemo.params import to_dict
 from avemo.pipeline.config import SplitConfig
+from avemo.pipeline.corpora import KINDS, kind_of
+from avemo.pipeline.corpus_ravdess import SEARCH as RAVDESS_SEARCH
 from avemo.pipeline.manifest import ManifestRow
 from avemo.splits import SPLITS, SplitPart, Splits, read_splits
 
+#: The group of actors whose sex the corpus does not say (stratified as one more group).
+UNKNOWN_SEX = "unknown"
 
-def _take(rng: np.random.Generator, pool: list[int], n: int) -> list[int]:
+
+def _take(rng: np.random.Generator, pool: list[str], n: int) -> list[str]:
     picked = rng.choice(len(pool), size=n, replace=False) if n else []
     chosen = sorted(pool[i] for i in picked)
     for actor in chosen:
@@ -25,7 +29,7 @@ def _take(rng: np.random.Generator, pool: list[int], n: int) -> list[int]:
     return chosen
 
 
-def _quota(n: int, groups: dict[str, list[int]], total: int) -> dict[str, int]:
+def _quota(n: int, groups: dict[str, list[str]], total: int) -> dict[str, int]:
     """Split ``n`` over groups in proportion to their size (largest remainder, ties by name)."""
     exact = {g: n * len(a) / total for g, a in groups.items()}
     quota = {g: int(v) for g, v in exact.items()}
@@ -34,31 +38,37 @@ def _quota(n: int, groups: dict[str, list[int]], total: int) -> dict[str, int]:
     return quota
 
 
-def make_split(rows: list[ManifestRow], config: SplitConfig = SplitConfig()) -> Splits:
-    """Assign whole actors to test, val and train.
+def held_out_counts(config: SplitConfig, kind: str, n_actors: int) -> tuple[int, int]:
+    """(test, val) actor counts: the config's, with ``auto`` the corpus kind's for its size."""
+    auto = kind_of(kind).held_out(n_actors)
+    return tuple(auto if v == "auto" else int(v) for v in (config.test_actors, config.val_actors))
 
-    With ``stratify='sex'`` each held-out split gets males and females in the corpus'
-    proportion (CREMA-D: 48 male, 43 female actors). Deterministic for a seed.
+
+def make_split(rows: list[ManifestRow], config: SplitConfig = SplitConfig(),
+               labels: tuple[str, ...] = (), kind: str = "crema-d") -> Splits:
+    """Assign whole actors to test, val and train; record every clip's label and speaker and the
+    label set (``labels``; default: the names in the rows, sorted).
+
+    With ``stratify='sex'`` each held-out split gets the sexes in the corpus' proportion (CREMA-D:
+    48 male, 43 female actors; actors of unknown sex are one more group). Deterministic for a seed.
     """
+    labels = tuple(labels) or tuple(sorted({r.emotion for r in rows}))
     actors = sorted({r.actor for r in rows})
-    need = config.test_actors + config.val_actors + 1
+    n_test, n_val = held_out_counts(config, kind, len(actors))
+    need = n_test + n_val + 1
     if len(actors) < need:
-        raise SplitError(f"the manifest has {len(actors)} actor(s), but split.test_actors="
-                         f"{config.test_actors} and split.val_actors={config.val_actors} need at "
-                         f"least {need} (one left for training): lower them in params.yaml")
+        raise SplitError(f"the manifest has {len(actors)} actor(s), but {n_test} test and {n_val} validation "
+                         f"actors (split.test_actors, split.val_actors) need at least {need} (one left for "
+                         "training): lower them in params.yaml")
     rng = np.random.default_rng(config.seed)
     if config.stratify == "sex":
-        demo = demographics()
-        unknown = [a for a in actors if a not in demo]
-        if unknown:
-            raise SplitError(f"actor(s) {unknown} are not in VideoDemographics.csv: "
-                             "use --stratify none")
-        groups: dict[str, list[int]] = defaultdict(list)
+        sex = {r.actor: r.sex or UNKNOWN_SEX for r in rows}
+        groups: dict[str, list[str]] = defaultdict(list)
         for a in actors:
-            groups[demo[a]["Sex"]].append(a)
+            groups[sex[a]].append(a)
         groups = dict(sorted(groups.items()))
-        picked: dict[str, list[int]] = {"test": [], "val": []}
-        for split, n in (("test", config.test_actors), ("val", config.val_actors)):
+        picked: dict[str, list[str]] = {"test": [], "val": []}
+        for split, n in (("test", n_test), ("val", n_val)):
             remaining = sum(len(g) for g in groups.values())
             for g, k in _quota(n, groups, remaining).items():
                 if k > len(groups[g]):
@@ -68,51 +78,88 @@ def make_split(rows: list[ManifestRow], config: SplitConfig = SplitConfig()) -> 
         method = "actor-disjoint, stratified by sex"
     else:
         pool = list(actors)
-        test = _take(rng, pool, config.test_actors)
-        val = _take(rng, pool, config.val_actors)
+        test = _take(rng, pool, n_test)
+        val = _take(rng, pool, n_val)
         method = "actor-disjoint, uniform over actors"
     held = set(test) | set(val)
     assignment = {"test": test, "val": val, "train": [a for a in actors if a not in held]}
     parts = {}
     for split in SPLITS:
         members = set(assignment[split])
-        clips = sorted(r.clip_id for r in rows if r.actor in members)
-        counts = Counter(parse_clip_name(c).emotion for c in clips)
-        parts[split] = SplitPart(tuple(assignment[split]), tuple(clips), {e: counts.get(e, 0) for e in EMOTIONS})
-    return Splits(parts, method, config.seed, to_dict(config))
+        chosen = sorted((r for r in rows if r.actor in members), key=lambda r: r.clip_id)
+        counts = Counter(r.emotion for r in chosen)
+        parts[split] = SplitPart(tuple(assignment[split]), tuple(r.clip_id for r in chosen),
+                                 {e: counts.get(e, 0) for e in labels}, tuple(labels.index(r.emotion) for r in chosen),
+                                 tuple(r.actor for r in chosen))
+    return Splits(parts, method, config.seed, to_dict(config), corpus=kind, labels=labels)
 
 
-def _clips_in_csv(path: Path) -> list[str]:
-    """Clip names found in any column of a CSV (other projects' per-split lists)."""
+def _known_id(cell: str, known: set[str]) -> str | None:
+    """The manifest clip id a CSV cell names (the id itself, or a path ending in it)."""
+    try:
+        parts = PurePosixPath(cell.replace("\\", "/")).with_suffix("").parts if "." in cell or "/" in cell else (cell,)
+    except ValueError:  # "." or "a/": no file name
+        return None
+    return next(("/".join(parts[i:]) for i in range(len(parts)) if "/".join(parts[i:]) in known), None)
+
+
+def _clips_in_csv(path: Path, known: set[str]) -> list[str]:
+    """Clip ids found in any column of a CSV (other projects' per-split lists): the manifest's ids
+    (``known``) where given, and CREMA-D and RAVDESS names."""
     found: list[str] = []
     with open(path, newline="", encoding="utf-8", errors="replace") as fh:
         for row in csv.reader(fh):
             for cell in row:
-                found += CLIP_NAME_SEARCH.findall(cell)
+                hit = _known_id(cell.strip(), known) if known and cell.strip() else None
+                found += [hit] if hit else CLIP_NAME_SEARCH.findall(cell) + RAVDESS_SEARCH.findall(cell)
     return found
 
 
-def load_split_files(paths: list[str | Path]) -> dict[str, list[str]]:
-    """Split name -> clip names, from our JSON or from one CSV per split (name = file stem)."""
+def load_split_files(paths: list[str | Path], known: set[str] = frozenset()) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(split name -> clip ids, clip id -> speaker the files record), from our JSON or from one
+    CSV per split (name = file stem; ``known``: the manifest's clip ids, found in any column)."""
     splits: dict[str, list[str]] = {}
+    recorded: dict[str, str] = {}
     for p in map(Path, paths):
         if not p.is_file():
             raise SplitError(f"split file {p} does not exist")
         if p.suffix.lower() == ".json":
-            for name, part in read_splits(p).parts.items():
+            for name, part in read_splits(p, labelled=False).parts.items():
                 splits[f"{name}" if len(paths) == 1 else f"{p.stem}:{name}"] = list(part.clips)
+                recorded.update(zip(part.clips, part.speakers))
         else:
-            clips = _clips_in_csv(p)
+            clips = _clips_in_csv(p, known)
             if not clips:
-                raise SplitError(f"{p} holds no CREMA-D clip name (AAAA_SSS_EEE_LL) in any column")
+                raise SplitError(f"{p} holds no clip id in any column (a CREMA-D or RAVDESS name, or with "
+                                 "--manifest an id of that manifest)")
             splits[p.stem] = clips
-    return splits
+    return splits, recorded
 
 
-def check_leakage(splits: dict[str, list[str]]) -> dict[int, dict[str, int]]:
-    """Actors found in more than one split -> {split: clip count}; empty means no leakage."""
-    per_actor: dict[int, Counter] = defaultdict(Counter)
+def speaker_finder(rows: list[ManifestRow] | None = None, recorded: dict[str, str] | None = None):
+    """Clip id -> speaker: from a manifest's rows or a split file's own record where given, else
+    from the clip's name as a corpus kind reads it; SplitError for a clip no source knows."""
+    known = {r.clip_id: r.actor for r in rows or ()}
+    known.update(recorded or {})
+
+    def speaker(clip: str) -> str:
+        if clip in known:
+            return known[clip]
+        for kind in KINDS.values():
+            found = kind.speaker_of(clip)
+            if found is not None:
+                return found
+        raise SplitError(f"clip {clip!r}: its speaker is unknown (not in the manifest, and not a name of "
+                         f"{', '.join(KINDS)}): give --manifest")
+    return speaker
+
+
+def check_leakage(splits: dict[str, list[str]], speaker=None) -> dict[str, dict[str, int]]:
+    """Speakers found in more than one split -> {split: clip count}; empty means no leakage.
+    ``speaker``: clip id -> speaker (default: :func:`speaker_finder`, from the clip names)."""
+    speaker = speaker or speaker_finder()
+    per_actor: dict[str, Counter] = defaultdict(Counter)
     for name, clips in splits.items():
         for clip in clips:
-            per_actor[int(clip.split("_", 1)[0])][name] += 1
+            per_actor[speaker(clip)][name] += 1
     return {a: dict(sorted(c.items())) for a, c in sorted(per_actor.items()) if len(c) > 1}

@@ -30,9 +30,14 @@ class Frame:
     def __init__(self, frame: av.VideoFrame):
         self.height, self.width = frame.height, frame.width
         self._fast = frame.format.name == "yuv420p" and self.width % 2 == 0 and self.height % 2 == 0
-        if self._fast:  # contiguous copies: the decoder's buffer goes back to its pool
+        if self._fast:
+            # views into the decoded picture (kept alive by holding the frame): the planes of a
+            # frame that is only cropped are never copied (at 720p the copies cost as much as
+            # detection); luma is made contiguous for dlib when first asked for
+            self._frame = frame
             self._planes = [np.frombuffer(p, np.uint8, count=p.line_size * p.height)
-                            .reshape(p.height, p.line_size)[:, :p.width].copy() for p in frame.planes]
+                            .reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
+            self._gray: np.ndarray | None = None
         else:
             self._rgb = frame.to_ndarray(format="rgb24")
 
@@ -43,7 +48,9 @@ class Frame:
     def gray(self) -> np.ndarray:
         """(H, W) uint8 luma (contiguous, for dlib; shared, not to be written to)."""
         if self._fast:
-            return self._planes[0]
+            if self._gray is None:
+                self._gray = np.ascontiguousarray(self._planes[0])
+            return self._gray
         return cv2.cvtColor(self._rgb, cv2.COLOR_RGB2GRAY)
 
     def rgb(self, x0: int = 0, y0: int = 0, x1: int | None = None, y1: int | None = None) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 from avemo.features.schema import face_specs, mfcc_specs
 from avemo.features.writer import SourceInfo, StoreWriter
 from avemo.pipeline.config import SplitConfig
+from avemo.pipeline.corpus_cremad import row_of
 from avemo.pipeline.manifest import ManifestRow
 from avemo.pipeline.split import make_split
 from avemo.splits import write_splits
@@ -38,7 +39,16 @@ def write_tiny_store(root: Path, actors: int = 12, seed: int = 0) -> tuple[Path,
                     "located": np.full(8, 3, np.uint8)},
                    SourceInfo(c, 1, "0"))
             wm.add(c, {"mfcc": m}, SourceInfo(c, 1, "0"))
-    rows = [ManifestRow.for_clip(c) for c in clips]
+    rows = [row_of(c) for c in clips]
     splits = write_splits(make_split(rows, SplitConfig(test_actors=2, val_actors=2, stratify="none")),
                           root / "splits.json")
     return root / "store", splits
+
+
+def crema_d_split_doc(test_clips: list[str]) -> dict:
+    """A split record (format 2) whose test split is ``test_clips`` (CREMA-D names; labels and
+    speakers recorded as the split stage records them), train and val empty."""
+    empty = {"actors": [], "clips": [], "labels": [], "speakers": []}
+    test = {"actors": sorted({c[:4] for c in test_clips}), "clips": list(test_clips),
+            "labels": [EMOS.index(c.split("_")[2]) for c in test_clips], "speakers": [c[:4] for c in test_clips]}
+    return {"format": 2, "corpus": "crema-d", "labels": list(EMOS), "splits": {"train": empty, "val": empty, "test": test}}

@@ -89,7 +89,7 @@ def test_jax_trains_evaluates_embeds_and_trains_heads_without_tensorflow(tiny, t
     # Saved under JAX, loaded here under TensorFlow: the same probabilities on the test split.
     assert backend.name() == "tensorflow"
     ids, jax_probs = _predictions(tmp_path / "plots" / "predictions.csv")
-    data = load_split(open_stores(store), read_splits(splits).clips("test"), "test")
+    data = load_split(open_stores(store), read_splits(splits).labelled("test"), "test")
     assert ids == data.clip_ids
     tf_probs = backend.to_numpy(load_model(model)(data.inputs, training=False))
     np.testing.assert_allclose(tf_probs, jax_probs, atol=2e-5)

@@ -16,6 +16,7 @@ from avemo.features.inspect import summarize, verify
 from avemo.pipeline import faces
 from avemo.pipeline.config import FaceConfig, MfccConfig
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
+from avemo.pipeline.corpus_cremad import row_of
 from avemo.pipeline.manifest import ManifestRow
 from avemo.training.models import load_model
 
@@ -25,7 +26,7 @@ EXTRACTORS = {"mfcc": MfccExtractor(MfccConfig()), "faces": FaceExtractor(FaceCo
 
 
 def _rows(crema_dir):
-    return [ManifestRow.for_clip(c, video=f"VideoFlash/{c}.flv", audio=f"AudioWAV/{c}.wav", root=str(crema_dir))
+    return [row_of(c, video=f"VideoFlash/{c}.flv", audio=f"AudioWAV/{c}.wav", root=str(crema_dir))
             for c in CLIPS]
 
 

@@ -7,7 +7,7 @@ import soundfile as sf
 
 from avemo.pipeline.config import DemoConfig
 from avemo.pipeline.demo import build_demo_corpus, demo_clip_names
-from avemo.pipeline.manifest import scan_corpus
+from avemo.pipeline.corpora import scan_corpus
 from avemo.pipeline.media import read_audio_track
 
 

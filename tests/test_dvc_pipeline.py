@@ -126,6 +126,28 @@ def test_repro_builds_everything_then_caches(project):
     assert leftovers == [], leftovers
 
 
+CROSS = {f"cross-corpus/dvc.yaml:{s}" for s in ("manifest", "split", "mfcc", "faces", "report")} | {
+    f"cross-corpus/dvc.yaml:evaluate@{v}" for v in VARIANTS}
+
+
+def test_cross_corpus_pipeline_scores_the_models_on_another_corpus(project):
+    """`dvc repro cross-corpus/dvc.yaml`: the demo's CREMA-D models on every clip of the bundled
+    RAVDESS-style media, in CREMA-D's label set (calm and surprised rejected, counted)."""
+    assert project.repro("cross-corpus/dvc.yaml") == CROSS  # the main pipeline is up to date
+    root = project.root / "cross-corpus"
+    rejected = (root / "data" / "manifest.rejected.csv").read_text()
+    assert "label 'CAL' has no image" in rejected and "label 'SUR' has no image" in rejected
+    for v in VARIANTS:
+        m = json.loads((root / "metrics" / "eval" / f"{v}.json").read_text())
+        assert (m["train_corpus"], m["test_corpus"], m["split"], m["n"]) == ("crema-d", "ravdess", "all", 24)
+        rows = list(csv.DictReader(open(root / "plots" / v / "predictions.csv")))
+        assert len(rows) == 24 and {r["true"] for r in rows} == {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
+    table = (root / "reports" / "results.md").read_text()
+    assert "trained on crema-d, tested on ravdess" in table and "cross-corpus" in table
+    assert project.repro() == set()  # the main pipeline does not run the second one
+    assert project.repro("cross-corpus/dvc.yaml") == set()
+
+
 def _metrics(project, folder: str) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted((project.root / "metrics" / folder).glob("*.json"))}
 

@@ -162,7 +162,7 @@ def test_sampling_invariants(n_frames, n):
 
 
 def test_level1_detection_equals_full_frame_detection(crema_dir):
-    from avemo.pipeline.detectors import level1 as _level1
+    from avemo.pipeline.detectors import reduced_detect as _level1
 
     det = HogDetector()
     for emotion in EMOS:
@@ -179,7 +179,7 @@ def test_small_faces_get_the_box_of_full_frame_detection(crema_dir):
     level-0 box. The level-1 shortcut cannot tell, so it declines and the anchor falls back
     to full-size detection: the same box."""
     from avemo.pipeline.detectors import detect_largest as _anchor
-    from avemo.pipeline.detectors import level1 as _level1
+    from avemo.pipeline.detectors import reduced_detect as _level1
 
     det = HogDetector()
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
@@ -269,7 +269,7 @@ def _tracking(tracker):
 
 def test_tracking_follows_a_moving_face(crema_dir):
     """A real frame shifted by known sub-pixel amounts: the tracked box moves with it (< 1 px)."""
-    from avemo.pipeline.detectors import level1 as _level1
+    from avemo.pipeline.detectors import reduced_detect as _level1
     from avemo.pipeline.locate import Tracker
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)
@@ -288,7 +288,7 @@ def test_tracking_follows_a_moving_face(crema_dir):
 
 def test_tracking_refuses_what_is_not_the_same_face(crema_dir):
     """Low correlation -> None: another place, a face grown by 30%, a flat template."""
-    from avemo.pipeline.detectors import level1 as _level1
+    from avemo.pipeline.detectors import reduced_detect as _level1
     from avemo.pipeline.locate import Tracker
 
     frames, _ = read_sampled_frames(crema_dir / "VideoFlash" / "1001_DFA_ANG_XX.flv", 50)

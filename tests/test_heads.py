@@ -14,7 +14,8 @@ from avemo.errors import StoreError, StoreParamsError
 from avemo.features.reader import StoreReader
 from avemo.pipeline.config import FaceConfig, MfccConfig, SplitConfig
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
-from avemo.pipeline.manifest import read_manifest, scan_corpus, write_manifest
+from avemo.pipeline.corpora import scan_corpus
+from avemo.pipeline.manifest import read_manifest, write_manifest
 from avemo.pipeline.split import make_split
 from avemo.splits import write_splits as write_split
 from avemo.training.config import HeadsConfig, TrainConfig

@@ -7,7 +7,8 @@ from avemo.cli import main
 from avemo.errors import CorpusError, LfsPointerError
 from avemo.metadata import clip_names
 from avemo.pipeline.config import ManifestConfig
-from avemo.pipeline.manifest import read_manifest, scan_corpus, write_manifest
+from avemo.pipeline.corpora import scan_corpus
+from avemo.pipeline.manifest import read_manifest, write_manifest
 
 EXCLUDED = {"1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_DIS_MD"}
 

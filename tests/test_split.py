@@ -1,5 +1,5 @@
-import csv
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 from avemo.cli import main
 from avemo.errors import SplitError
 from avemo.metadata import clip_names, demographics
-from avemo.names import parse_clip_name
+from avemo.names import EMOTIONS
 from avemo.pipeline.config import SplitConfig
-from avemo.pipeline.manifest import ManifestRow
-from avemo.pipeline.split import check_leakage
+from avemo.pipeline.corpus_cremad import row_of
+from avemo.pipeline.manifest import ManifestResult, write_manifest
+from avemo.pipeline.split import check_leakage, speaker_finder
 from avemo.pipeline.split import make_split as _make_split
 from avemo.splits import Splits, read_splits
 
@@ -20,7 +21,7 @@ EXCLUDED = {"1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_D
 
 
 def _rows(names):
-    return [ManifestRow.for_clip(n) for n in names]
+    return [row_of(n) for n in names]
 
 
 def make_split(rows, cfg):
@@ -41,7 +42,11 @@ def _check_invariants(doc, rows, cfg):
     assert all_clips == sorted(r.clip_id for r in rows)
     for s in splits.values():
         assert sum(s["class_counts"].values()) == s["n_clips"] == len(s["clips"])
-        assert {int(c[:4]) for c in s["clips"]} <= set(s["actors"])
+        assert {c[:4] for c in s["clips"]} <= set(s["actors"])
+        # every clip's label and speaker recorded beside it, from the rows (never re-read from a name)
+        by_id = {r.clip_id: r for r in rows}
+        assert s["labels"] == [by_id[c].label for c in s["clips"]]
+        assert s["speakers"] == [by_id[c].actor for c in s["clips"]]
 
 
 @settings(max_examples=25, deadline=None)
@@ -63,7 +68,7 @@ def test_paper_sized_test_split_and_sex_balance():
     assert all(780 <= n <= 860 for n in sizes), sizes  # the paper's test split has ~820 clips
     sex = demographics()
     for split in ("test", "val"):
-        sexes = [sex[a]["Sex"] for a in doc["splits"][split]["actors"]]
+        sexes = [sex[int(a)]["Sex"] for a in doc["splits"][split]["actors"]]
         assert sexes.count("Male") == 5 and sexes.count("Female") == 5  # 48:43 of 10 -> 5:5
     assert doc["method"] == "actor-disjoint, stratified by sex" and doc["seed"] == 0
 
@@ -77,20 +82,17 @@ def test_too_few_actors_is_a_clear_error():
 def test_leakage_check():
     assert check_leakage({"a": ["1001_DFA_ANG_XX"], "b": ["1002_DFA_ANG_XX"]}) == {}
     leaks = check_leakage({"a": ["1001_DFA_ANG_XX", "1001_IEO_ANG_XX"], "b": ["1001_DFA_SAD_XX"]})
-    assert leaks == {1001: {"a": 2, "b": 1}}
+    assert leaks == {"1001": {"a": 2, "b": 1}}
+    # RAVDESS names are read too (actor = the last field), and a manifest's speakers win over names
+    assert check_leakage({"a": ["01-01-05-01-01-01-03"], "b": ["01-01-04-01-01-01-03"]}) == {"03": {"a": 1, "b": 1}}
+    rows = [replace(row_of("1001_DFA_ANG_XX"), actor="x"), replace(row_of("1002_DFA_ANG_XX"), actor="x")]
+    assert check_leakage({"a": ["1001_DFA_ANG_XX"], "b": ["1002_DFA_ANG_XX"]}, speaker_finder(rows)) == {"x": {"a": 1, "b": 1}}
+    with pytest.raises(SplitError, match="lab/take_1.*speaker is unknown"):
+        check_leakage({"a": ["lab/take_1"]})
 
 
 def test_cli_split_and_check(tmp_path, real_corpus):
-    manifest = tmp_path / "m.csv"
-    with open(manifest, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["clip_id", "actor", "sentence", "emotion", "level", "label",
-                                           "video", "audio", "video_bytes", "audio_bytes", "root"])
-        w.writeheader()
-        for r in FULL:
-            c = parse_clip_name(r.clip_id)
-            w.writerow({"clip_id": c.clip_id, "actor": c.actor, "sentence": c.sentence, "emotion": c.emotion,
-                        "level": c.level, "label": c.label, "video": "", "audio": "", "video_bytes": "",
-                        "audio_bytes": "", "root": "."})
+    manifest, _ = write_manifest(ManifestResult(FULL, kind="crema-d", labels=EMOTIONS), tmp_path, tmp_path / "m.csv")
     out = tmp_path / "splits.json"
     runner = CliRunner()
     res = runner.invoke(main, ["split", "--manifest", str(manifest), "--out", str(out), "--seed", "7",
@@ -99,7 +101,8 @@ def test_cli_split_and_check(tmp_path, real_corpus):
     doc = json.loads(out.read_text())
     assert len(doc["splits"]["test"]["actors"]) == 12 and doc["seed"] == 7
     assert Splits.from_dict(doc).to_dict() == doc == read_splits(out).to_dict()  # the record round-trips
-    assert list(doc) == ["format", "method", "seed", "params", "splits"] and list(doc["splits"]) == ["train", "val", "test"]
+    assert list(doc) == ["format", "corpus", "labels", "method", "seed", "params", "splits"]
+    assert list(doc["splits"]) == ["train", "val", "test"] and doc["corpus"] == "crema-d" and doc["labels"] == list(EMOTIONS)
     res = runner.invoke(main, ["split", "--check", str(out)])
     assert res.exit_code == 0 and "no speaker leakage" in res.output
     # Another project's per-split CSV lists, with one actor leaking from train into test.
@@ -113,4 +116,4 @@ def test_cli_split_and_check(tmp_path, real_corpus):
     assert f"actor {leaked[:4]}" in res.output and "test 1 clips" in res.output
     res = runner.invoke(main, ["split", "--manifest", str(manifest), "--out", str(out), "--test-actors", "60",
                                "--val-actors", "40"])
-    assert res.exit_code == 1 and "split.test_actors=60" in res.output
+    assert res.exit_code == 1 and "60 test and 40 validation actors" in res.output

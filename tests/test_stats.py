@@ -106,10 +106,10 @@ def test_the_report_gives_intervals_and_says_which_differences_are_supported(tmp
     from avemo.metadata import clip_names
     from avemo.training.report import make_report
     from avemo.training.stats import uncertainty
+    from tests.stores import crema_d_split_doc
 
     test_clips = [c for c in clip_names() if c[:4] in {str(a) for a in range(1001, 1011)}]
-    (tmp_path / "splits.json").write_text(json.dumps(
-        {"splits": {"train": {"clips": []}, "val": {"clips": []}, "test": {"clips": test_clips}}}))
+    (tmp_path / "splits.json").write_text(json.dumps(crema_d_split_doc(test_clips)))
     emos = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
     y = np.array([emos.index(c.split("_")[2]) for c in test_clips])
     who = [c[:4] for c in test_clips]

@@ -4,6 +4,8 @@ every module a stage's command can import."""
 
 from __future__ import annotations
 
+import os
+
 import shutil
 import subprocess
 import sys
@@ -63,16 +65,30 @@ def test_the_checks_catch_a_back_arrow_a_cycle_and_a_hidden_import(tmp_path):
         "avemo.training.train imports avemo.features inside a function"]
 
 
+#: Every pipeline of the repository, and the folder its paths are relative to.
+PIPELINES = {"dvc.yaml": "", "cross-corpus/dvc.yaml": "cross-corpus"}
+
+
 def _stage_commands():
-    """(stage name, its cmd, its deps) of every dvc.yaml stage; foreach stages once (``gru``)."""
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    for name, stage in stages.items():
-        body = stage.get("do", stage)
-        yield name, " ".join(body["cmd"].split()).replace("${item}", "gru"), body.get("deps", [])
+    """(stage name, its cmd, its deps relative to the repository) of every stage of every
+    pipeline; foreach stages once (``gru``)."""
+    for pipeline, folder in PIPELINES.items():
+        stages = yaml.safe_load((REPO / pipeline).read_text())["stages"]
+        for name, stage in stages.items():
+            body = stage.get("do", stage)
+            deps = [os.path.normpath(os.path.join(folder, d)) for d in body.get("deps", [])]
+            yield f"{pipeline}:{name}", " ".join(body["cmd"].split()).replace("${item}", "gru"), deps
+
+
+def test_every_pipeline_is_listed():
+    found = sorted(str(p.relative_to(REPO)) for p in [REPO / "dvc.yaml", *REPO.glob("*/dvc.yaml")])
+    assert found == sorted(PIPELINES)
 
 
 def _command_module(cmd: str) -> str:
     words = cmd.split()
+    if words[1:2] == ["--params"]:  # `avemo --params FILE COMMAND ...`
+        words = [words[0], *words[3:]]
     assert words[0] == "avemo", f"stage command {cmd!r} is not an avemo command"
     target = ENTRY_POINTS[words[1]]
     return target.split(":")[0]

@@ -16,7 +16,7 @@ from avemo.training.metrics import classification_report
 from avemo.training.models import ConvBlock, TransformerEncoder, bn_momentum_for, build_model, load_model
 from avemo.training.report import make_report
 from avemo.training.train import train_variant
-from tests.stores import EMOS, clip_arrays, write_tiny_store
+from tests.stores import EMOS, clip_arrays, crema_d_split_doc, write_tiny_store
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_batchnorm_statistics_settle_on_a_small_training_set(tiny, tmp_path):
     bn = cnn.get_layer("block1").bn
     assert bn.momentum == pytest.approx(1 - 1 / 6)
     conv = cnn.get_layer("block1").conv
-    data = load_split(open_stores(store), read_splits(splits).clips("train"), "train")
+    data = load_split(open_stores(store), read_splits(splits).labelled("train"), "train")
     x = data.inputs["faces"].reshape(-1, *data.inputs["faces"].shape[2:]).astype("float32") / 255
     act = np.asarray(conv(x)).reshape(-1, 32)
     true_var, moving_var = act.var(axis=0), np.asarray(bn.moving_variance)
@@ -162,8 +162,7 @@ def test_report_has_four_rows_and_the_crowd_baseline(tmp_path):
     from avemo.metadata import clip_names
 
     test_clips = [c for c in clip_names() if c.startswith(("1001_", "1002_"))]
-    doc = {"splits": {"train": {"clips": []}, "val": {"clips": []}, "test": {"clips": test_clips}}}
-    (tmp_path / "splits.json").write_text(json.dumps(doc))
+    (tmp_path / "splits.json").write_text(json.dumps(crema_d_split_doc(test_clips)))
     metrics = tmp_path / "metrics"
     metrics.mkdir()
     rng = np.random.default_rng(0)
@@ -184,7 +183,19 @@ def test_report_has_four_rows_and_the_crowd_baseline(tmp_path):
                               f"{reports[v]['accuracy']:.3f}"], (v, row)
         assert cells[5] == {"gru": "0.640", "lstm": "0.638", "transformer": "0.625", "maxpool": "0.626"}[v]
     assert "Human baseline" in text and "| multimodal |" in text
+    assert "trained on crema-d, tested on crema-d" in text
     assert (tmp_path / "reports" / "macro_scores.png").stat().st_size > 10_000
+    # models of another corpus on these clips (cross-corpus): named so, no paper figures, no crowd
+    cross = tmp_path / "cross"
+    cross.mkdir()
+    for v in VARIANTS:
+        (cross / f"{v}.json").write_text(json.dumps({**reports[v], "train_corpus": "ravdess", "test_corpus": "crema-d",
+                                                     "labels": list(EMOS), "unmapped": 3,
+                                                     "unmapped_labels": {"CAL": 3}}))
+    text = make_report(cross, tmp_path / "splits.json", tmp_path / "r0").read_text()
+    assert "models trained on ravdess: cross-corpus" in text and "trained on ravdess, tested on crema-d" in text
+    assert "0.640" not in text.split("## Per-class")[0]  # the paper figures are for CREMA-D-trained models
+    assert "Left out: 3 clip(s) whose label the models lack (CAL 3)" in text
     demo = tmp_path / "demo"
     demo.mkdir()
     (demo / "AVEMO_DEMO_CORPUS.txt").write_text("demo")
@@ -206,7 +217,7 @@ def test_report_has_four_rows_and_the_crowd_baseline(tmp_path):
 def test_clear_errors_for_empty_split_and_missing_modality(tiny, tmp_path):
     store, splits = tiny
     doc = json.loads(splits.read_text())
-    doc["splits"]["train"]["clips"] = []
+    doc["splits"]["train"].update(clips=[], labels=[], speakers=[])
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps(doc))
     with pytest.raises(StoreError, match="train split has no clip"):
@@ -299,8 +310,8 @@ def test_mfcc_statistics_are_the_whole_split_s_in_either_mode(tiny, monkeypatch)
 
     store, splits = tiny
     readers = open_stores(store)
-    train = data_mod.select(readers, read_splits(splits).clips("train"), "train")
-    loaded = data_mod.load_inputs(readers, data_mod.select(readers, train.clip_ids, "train"))
+    train = data_mod.select(readers, read_splits(splits).labelled("train"), "train")
+    loaded = data_mod.load_inputs(readers, data_mod.select(readers, dict(zip(train.clip_ids, train.labels)), "train"))
     flat = loaded.inputs["mfcc"].reshape(-1, loaded.inputs["mfcc"].shape[-1]).astype(np.float64)
     for chunk in (7, 48, 256):
         monkeypatch.setattr(data_mod, "STATS_CHUNK", chunk)

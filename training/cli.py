@@ -113,19 +113,29 @@ def embed_cmd(ctx, model_path, store, out, batch_size, shard_size, force):
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="metrics JSON")
 @click.option("--plots", type=click.Path(file_okay=False), required=True,
               help="folder for predictions.csv and the confusion matrix (CSV, JSON, PNG)")
-@click.option("--split", default="test", show_default=True)
+@click.option("--split", default="test", show_default=True,
+              help="split of --splits to score; all: every clip of it (a model on another corpus' store)")
 @click.pass_context
 def evaluate_cmd(ctx, variant, model_path, store, splits, out, plots, split):
-    """Score a trained variant on the test split, with actor-bootstrap intervals (params: eval)."""
+    """Score a trained variant on a split, with actor-bootstrap intervals (params: eval).
+
+    --store and --splits may be another corpus' (cross-corpus evaluation): its clips are put in
+    the model's label space by label name; clips of labels the model lacks are counted and left out."""
     from avemo.training.evaluate import evaluate_variant
 
     r = evaluate_variant(model_path, store, splits, out, plots, split,
                          uncertainty=section(EvalConfig, params_of(ctx), "eval"))
     ci = r["interval"]["macro_f1"]
     interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else " (no interval: one test actor)"
-    click.echo(f"evaluate {variant}: macro F1 {r['macro']['f1']:.3f}{interval}, accuracy "
-               f"{r['accuracy']:.3f} on {r['n']} {split} clips of {r['interval']['actors']} actors -> {out}",
+    corpora = (f" ({r['train_corpus']} model on {r['test_corpus']})"
+               if r["train_corpus"] != r["test_corpus"] else "")
+    click.echo(f"evaluate {variant}{corpora}: macro F1 {r['macro']['f1']:.3f}{interval}, accuracy "
+               f"{r['accuracy']:.3f} on {r['n']} {'clips (every split)' if split == 'all' else split + ' clips'} of "
+               f"{r['interval']['actors']} actors -> {out}",
                err=True)
+    if r["unmapped"]:
+        click.echo(f"evaluate {variant}: {r['unmapped']} clip(s) left out, their label is not the model's: "
+                   + ", ".join(f"{k} {n}" for k, n in r["unmapped_labels"].items()), err=True)
 
 
 @click.command("report")

@@ -25,7 +25,6 @@ import numpy as np
 from avemo.errors import StoreError
 from avemo.features.reader import StoreReader
 from avemo.features.schema import STORE_META
-from avemo.names import parse_clip_name
 from avemo.training import backend
 
 log = logging.getLogger(__name__)
@@ -68,8 +67,10 @@ def open_modality(path: str | Path, modality: str, hint: str = "") -> StoreReade
     return reader
 
 
-def select(readers: Mapping[str, StoreReader], clip_ids: list[str], split: str) -> SplitData:
-    """The split's clips found in every store (others counted and logged), sorted by id."""
+def select(readers: Mapping[str, StoreReader], clips: Mapping[str, int], split: str) -> SplitData:
+    """The split's clips (clip id -> class index, as the split file records them) found in every
+    store (others counted and logged), sorted by id, with their labels."""
+    clip_ids = list(clips)
     present = sorted(c for c in clip_ids if all(c in r for r in readers.values()))
     missing = sorted(set(clip_ids) - set(present))
     roots = ", ".join(str(r.root) for r in readers.values())
@@ -79,14 +80,14 @@ def select(readers: Mapping[str, StoreReader], clip_ids: list[str], split: str) 
     if not present:
         raise StoreError(f"the {split} split has no clip present in every store ({roots}; {len(clip_ids)} "
                          f"listed, {len(missing)} missing): check the split file and stores")
-    labels = np.array([parse_clip_name(c).label for c in present], np.int32)
+    labels = np.array([clips[c] for c in present], np.int32)
     return SplitData(present, labels, missing)
 
 
-def load_split(readers: Mapping[str, StoreReader], clip_ids: list[str], split: str,
+def load_split(readers: Mapping[str, StoreReader], clips: Mapping[str, int], split: str,
                inputs: Mapping[str, tuple[str, str]] = END_TO_END) -> SplitData:
-    """Select the split and load every model input of ``inputs`` into memory."""
-    data = select({store: readers[store] for store, _ in inputs.values()}, clip_ids, split)
+    """Select the split (clip id -> class index) and load every model input of ``inputs`` into memory."""
+    data = select({store: readers[store] for store, _ in inputs.values()}, clips, split)
     return load_inputs(readers, data, inputs)
 
 

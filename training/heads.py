@@ -51,7 +51,8 @@ def assemble(backbone_model, head_model, variant: str, expected_hash: str | None
         check_backbone(backbone_model, expected_hash)
     face_shape = tuple(backbone_model.get_layer("face_scale").input.shape[1:])
     mfcc_shape = tuple(backbone_model.get_layer("mfcc_standardise").input.shape[1:])
-    full = build_model(variant, face_shape, mfcc_shape, *mfcc_statistics_of(backbone_model))
+    full = build_model(variant, face_shape, mfcc_shape, *mfcc_statistics_of(backbone_model),
+                       n_classes=int(head_model.get_layer("emotion").units))
     for name in BACKBONE_LAYERS:
         full.get_layer(name).set_weights(backbone_model.get_layer(name).get_weights())
     if backbone_hash(full) != backbone_hash(backbone_model):
@@ -89,10 +90,10 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
     check_backbone(backbone_model, params["backbone_sha256"])  # fail before training, not after
     split_clips = read_splits(splits)
     readers = {MODALITY: reader}
-    train = load_split(readers, split_clips.clips("train"), "train", HEAD_ONLY)
-    val = load_split(readers, split_clips.clips("val"), "val", HEAD_ONLY)
+    train = load_split(readers, split_clips.labelled("train"), "train", HEAD_ONLY)
+    val = load_split(readers, split_clips.labelled("val"), "val", HEAD_ONLY)
     face_steps, dim = reader.spec("face_emb").shape
-    model = build_head_model(variant, face_steps, reader.spec("audio_emb").shape[0], dim)
+    model = build_head_model(variant, face_steps, reader.spec("audio_emb").shape[0], dim, len(split_clips.labels))
     model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     log.info("training the %s head on %d clips' embeddings, validating on %d", variant, len(train.clip_ids),
@@ -104,7 +105,8 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
     save_model(assemble(backbone_model, model, variant, params["backbone_sha256"]), out)
     losses = hist.history["val_loss"]
     best = int(np.argmin(losses))
-    sidecar = {"variant": variant, "mode": "heads", "train": to_dict(config), "backbone": str(backbone),
+    sidecar = {"variant": variant, "mode": "heads", "labels": list(split_clips.labels), "corpus": split_clips.corpus,
+               "train": to_dict(config), "backbone": str(backbone),
                "backbone_sha256": params["backbone_sha256"], "embeddings": str(embeddings),
                "head_model": head_path(out).name, "backend": backend.name(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),

@@ -20,6 +20,7 @@ from avemo.errors import ConfigError
 from avemo.training import tf_kernels
 from avemo.training.config import VARIANTS
 
+#: The paper's six emotions; a model's own count is its corpus' label set (its sidecar's ``labels``).
 N_CLASSES = 6
 EMBED = 64
 #: The backbone's layers, by name, in every variant: what all four variants share, and what
@@ -246,14 +247,16 @@ assert tuple(HEADS) == VARIANTS
 
 def build_model(variant: str, face_shape=(50, 64, 64, 3), mfcc_shape=(9, 40, 40),
                 mfcc_mean=None, mfcc_var=None,
-                bn_momentum: tuple[float, float] = (0.99, 0.99), low_memory: bool = False) -> keras.Model:
-    """The full model of one variant: inputs ``faces`` and ``mfcc``, output 6 probabilities.
+                bn_momentum: tuple[float, float] = (0.99, 0.99), low_memory: bool = False,
+                n_classes: int = N_CLASSES) -> keras.Model:
+    """The full model of one variant: inputs ``faces`` and ``mfcc``, output ``n_classes``
+    probabilities (the corpus' label set; the paper's 6).
     ``bn_momentum``: of the face and the audio CNN's BatchNorm averages (:func:`bn_momentum_for`);
     ``low_memory``: train the face CNN's first block lean (:class:`ConvBlock`; TF only)."""
     _check_variant(variant)
     inputs, (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var, bn_momentum,
                                                    low_memory)
-    return keras.Model(inputs, head_and_fusion(variant, face_seq, audio_seq), name=f"avemo_{variant}")
+    return keras.Model(inputs, head_and_fusion(variant, face_seq, audio_seq, n_classes), name=f"avemo_{variant}")
 
 
 def bn_momentum_for(steps_per_epoch: int, default: float = 0.99) -> float:
@@ -268,23 +271,24 @@ def bn_momentum_for(steps_per_epoch: int, default: float = 0.99) -> float:
     return min(default, 1.0 - 1.0 / max(steps_per_epoch, 2))
 
 
-def head_and_fusion(variant: str, face_seq, audio_seq):
+def head_and_fusion(variant: str, face_seq, audio_seq, n_classes: int = N_CLASSES):
     """Everything after the backbone: the variant's head per modality, concatenation, Dense 128,
-    Dense 64, Dense 6 softmax. Layer names are the same in the full and the head-only model."""
+    Dense 64, Dense ``n_classes`` softmax. Layer names are the same in the full and the head-only model."""
     head = HEADS[variant]
     x = layers.Concatenate(name="fusion")([head(face_seq, "face"), head(audio_seq, "audio")])
     x = layers.Dense(128, activation="relu", name="dense128")(x)
     x = layers.Dense(64, activation="relu", name="dense64")(x)
-    return layers.Dense(N_CLASSES, activation="softmax", name="emotion")(x)
+    return layers.Dense(n_classes, activation="softmax", name="emotion")(x)
 
 
-def build_head_model(variant: str, face_steps: int = 50, audio_steps: int = 9, dim: int = EMBED) -> keras.Model:
+def build_head_model(variant: str, face_steps: int = 50, audio_steps: int = 9, dim: int = EMBED,
+                     n_classes: int = N_CLASSES) -> keras.Model:
     """The head-only model: cached backbone embeddings ``face_emb`` (T, 64) and ``audio_emb``
-    (W, 64) -> 6 probabilities (an extension beyond the paper; see avemo.training.heads)."""
+    (W, 64) -> ``n_classes`` probabilities (an extension beyond the paper; see avemo.training.heads)."""
     _check_variant(variant)
     face_emb = keras.Input((face_steps, dim), name="face_emb")
     audio_emb = keras.Input((audio_steps, dim), name="audio_emb")
-    return keras.Model([face_emb, audio_emb], head_and_fusion(variant, face_emb, audio_emb),
+    return keras.Model([face_emb, audio_emb], head_and_fusion(variant, face_emb, audio_emb, n_classes),
                        name=f"avemo_{variant}_head")
 
 

@@ -17,21 +17,23 @@ from avemo.training.config import VARIANTS, EvalConfig
 from avemo.training.metrics import classification_report
 from avemo.training.stats import compare_all
 
-#: Macro F1 of the paper's Table I (test split of 10 actors).
+CREMA_D = "crema-d"
+#: Macro F1 of the paper's Table I (CREMA-D, test split of 10 actors).
 PAPER_F1 = {"gru": 0.640, "lstm": 0.638, "transformer": 0.625, "maxpool": 0.626}
 NAMES = {"gru": "GRU (128)", "lstm": "LSTM (128)", "transformer": "Transformer (64, 4 heads)",
          "maxpool": "Max-pool over time"}
 
 
-def human_baseline(test_clips: list[str]) -> dict[str, dict]:
-    """Crowd majority votes (voice only, face only, audio-visual) scored like a model.
-    A tied vote counts as its first emotion in CREMA-D's order."""
+def human_baseline(test_clips: dict[str, str]) -> dict[str, dict]:
+    """Crowd majority votes (voice only, face only, audio-visual) on CREMA-D test clips (clip id ->
+    label name, as the split records it) scored like a model. A tied vote counts as its first
+    emotion in CREMA-D's order."""
     votes = crowd_votes()
-    clips = [c for c in test_clips if c in votes]
+    clips = [c for c in test_clips if c in votes and test_clips[c] in EMOTIONS]
     out = {}
     if not clips:
         return out
-    truth = np.array([EMOTIONS.index(c.split("_")[2]) for c in clips])
+    truth = np.array([EMOTIONS.index(test_clips[c]) for c in clips])
     for mode in ("voice", "face", "multimodal"):
         pred = np.array([EMOTIONS.index(votes[c][mode][0]) if votes[c][mode] else -1 for c in clips])
         keep = pred >= 0
@@ -61,7 +63,7 @@ def _same_test_clips(results: dict[str, dict]) -> bool:
     return all(s == supports[0] for s in supports[1:])
 
 
-def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig) -> list[str]:
+def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig, on_paper: bool = True) -> list[str]:
     """The paired comparisons section: every pair of variants' macro F1 difference with its
     actor-bootstrap interval and Holm-corrected paired permutation p-value, then in words which
     differences the data support and whether the paper's ranking is among them."""
@@ -92,7 +94,7 @@ def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig) -> list[
         + ".") if supported else f"No difference between the variants is supported at {alpha:.0%} "
         f"(Holm): on these {len(actors)} test actors their macro F1s are indistinguishable."]
     by_pair = {frozenset((c.a, c.b)): c for c in pairs}
-    paper = sorted((v for v in confs if v in PAPER_F1), key=lambda v: -PAPER_F1[v])
+    paper = sorted((v for v in confs if v in PAPER_F1 and on_paper), key=lambda v: -PAPER_F1[v])
     claims = [(hi, lo) for i, hi in enumerate(paper) for lo in paper[i + 1:]]
     if claims:
         agree = [(hi, lo) for hi, lo in claims if _diff(by_pair[frozenset((hi, lo))], hi) > 0]
@@ -125,31 +127,45 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
     results = _read_metrics(metrics_dir, variants)
     heads = _read_metrics(Path(heads_dir) if heads_dir else None, variants)
     is_demo = is_demo_corpus(corpus_root)
-    lines = ["# Results: audio-visual emotion recognition on CREMA-D", ""]
+    record = read_splits(splits)
+    first = next(iter(results.values()), {})
+    trained_on = first.get("train_corpus") or record.corpus or "crema-d"
+    tested_on = first.get("test_corpus") or record.corpus or "crema-d"
+    on_paper = tested_on == CREMA_D == trained_on  # the paper's figures are CREMA-D's
+    corpora = tested_on if trained_on == tested_on else f"{tested_on} (models trained on {trained_on}: cross-corpus)"
+    lines = [f"# Results: audio-visual emotion recognition on {corpora}", ""]
     if is_demo:
         lines += ["> **Demo corpus**: each emotion is one real clip, re-rendered per pseudo-actor, and every",
                   "> pseudo-actor is the same real actor. Scores well above chance (1/6) show that the pipeline",
                   "> learns end to end (trained with `train.demo_*`); they are not an emotion-recognition result.",
                   ""]
-    lines += ["## Table I: sequence models (test split, macro averages)", "",
+    split_name = first.get("split", "test")
+    lines += [f"## Table I: sequence models (trained on {trained_on}, tested on {tested_on}: {split_name} split, "
+              "macro averages)", "",
               "| model | precision | recall | F1 | accuracy | paper F1 | clips |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for v in variants:
         r = results.get(v)
+        paper = f"{PAPER_F1[v]:.3f}" if on_paper else "- (CREMA-D only)"
         if r is None:
-            lines.append(f"| {NAMES[v]} | - | - | - | - | {PAPER_F1[v]:.3f} | not run |")
+            lines.append(f"| {NAMES[v]} | - | - | - | - | {paper} | not run |")
             continue
         m = r["macro"]
         lines.append(f"| {NAMES[v]} | {m['precision']:.3f} | {m['recall']:.3f} | "
                      f"{_with_interval(r, 'macro_f1', m['f1'])} | {_with_interval(r, 'accuracy', r['accuracy'])} | "
-                     f"{PAPER_F1[v]:.3f} | {r['n']} |")
+                     f"{paper} | {r['n']} |")
+    left = {v: r.get("unmapped", 0) for v, r in results.items() if r.get("unmapped")}
+    if left:
+        r = results[next(iter(left))]
+        lines += ["", f"Left out: {r['unmapped']} clip(s) whose label the models lack ("
+                  + ", ".join(f"{k} {n}" for k, n in r.get("unmapped_labels", {}).items()) + ")."]
     ci = next((r["interval"] for r in results.values() if r.get("interval", {}).get("macro_f1")), None)
     if ci:
         lines += ["", f"In brackets: {ci['level']:.0%} intervals from {ci['replicates']} bootstrap resamples of "
                   f"the {ci['actors']} test actors (an actor's clips go together; seed {ci['seed']}). Measured "
                   "coverage on simulated splits of 10-20 actors: 91-92% (docs/model.md)."]
     lines.append("")
-    lines += comparison_lines({v: results[v] for v in variants if v in results}, uncertainty)
+    lines += comparison_lines({v: results[v] for v in variants if v in results}, uncertainty, on_paper)
     if heads:
         lines += ["## End-to-end and head-only training side by side (macro F1)", "",
                   f"Head-only: the variant's head, fusion and dense layers trained on the cached embeddings "
@@ -164,13 +180,14 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
             lines.append(f"| {NAMES[v]} | {e2e} | {hf} | {ha} | {PAPER_F1[v]:.3f} |")
         lines.append("")
     if results:
-        lines += ["## Per-class F1", "", "| model | " + " | ".join(EMOTIONS) + " |",
-                  "| --- |" + " --- |" * len(EMOTIONS)]
+        names = first.get("labels") or list(EMOTIONS)
+        lines += ["## Per-class F1", "", "| model | " + " | ".join(names) + " |",
+                  "| --- |" + " --- |" * len(names)]
         for v, r in results.items():
-            lines.append(f"| {v} | " + " | ".join(f"{r['per_class'][e]['f1']:.3f}" for e in EMOTIONS) + " |")
+            lines.append(f"| {v} | " + " | ".join(f"{r['per_class'][e]['f1']:.3f}" for e in names) + " |")
         lines.append("")
-    test = read_splits(splits).clips("test")
-    human = {} if is_demo else human_baseline(test)
+    test = {c: record.labels[y] for c, y in record.labelled("test").items()}
+    human = {} if is_demo or tested_on != CREMA_D else human_baseline(test)
     if human:
         lines += ["## Human baseline: the crowd's majority vote on the same test clips", "",
                   "| presentation | precision | recall | F1 | accuracy | clips |", "| --- | --- | --- | --- | --- | --- |"]
@@ -180,14 +197,14 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
                          f"{r['accuracy']:.3f} | {r['n']} |")
         lines += ["", "From CREMA-D's `summaryTable.csv`; a tied vote counts as its first emotion.", ""]
     png = out_dir / "macro_scores.png"
-    _bar_chart(results, png)
+    _bar_chart(results, png, on_paper)
     lines += [f"![macro precision, recall and F1 per model]({png.name})", ""]
     md = out_dir / "results.md"
     atomic_write(md, "\n".join(lines))
     return md
 
 
-def _bar_chart(results: dict, png: Path) -> None:
+def _bar_chart(results: dict, png: Path, on_paper: bool = True) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -206,8 +223,9 @@ def _bar_chart(results: dict, png: Path) -> None:
                                             [hi - val for (_, hi), val in zip(ci, vals)]], 0))
         ax.bar(x + (k - 1) * 0.25, vals, 0.25, label=f"macro {metric}" + (" and interval" if err is not None else ""),
                yerr=err, capsize=3 if err is not None else 0)
-    ax.scatter(x + 0.25, [PAPER_F1[v] for v in variants], marker="_", s=400, color="black", zorder=3,
-               label="paper F1")
+    if on_paper:
+        ax.scatter(x + 0.25, [PAPER_F1[v] for v in variants], marker="_", s=400, color="black", zorder=3,
+                   label="paper F1")
     ax.set_xticks(x, variants)
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, ncol=4, loc="upper center")

@@ -74,8 +74,8 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     backend.setup(config.seed, config.threads, config.cpu_devices)
     split_clips = read_splits(splits)
     readers = open_stores(store)
-    train = select(readers, split_clips.clips("train"), "train")
-    val = select(readers, split_clips.clips("val"), "val")
+    train = select(readers, split_clips.labelled("train"), "train")
+    val = select(readers, split_clips.labelled("val"), "val")
     per_clip = memory.clip_bytes(readers[store].spec(dataset) for store, dataset in END_TO_END.values())
     need = (memory.split_bytes(per_clip, len(train.clip_ids) + len(val.clip_ids))
             + memory.activation_bytes(config.batch_size, readers["faces"].spec("frames").shape))
@@ -97,7 +97,8 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     with scope:
         steps = -(-len(train.clip_ids) // config.batch_size)
         momentum = bn_momentum_for(steps)
-        model = build_model(variant, face_shape, mfcc_shape, mean, var, (momentum, momentum), low_memory)
+        model = build_model(variant, face_shape, mfcc_shape, mean, var, (momentum, momentum), low_memory,
+                            len(split_clips.labels))
         model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     out = Path(out)
@@ -106,7 +107,9 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     save_model(model, out)
     losses = hist.history["val_loss"]
     best = int(np.argmin(losses))
-    sidecar = {"variant": variant, "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
+    # the label set (class index = position) and the corpus: what evaluate and predict map onto
+    sidecar = {"variant": variant, "labels": list(split_clips.labels), "corpus": split_clips.corpus,
+               "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
                "replicas": replicas, "backend": backend.name(), "stream": stream, "input": why,
                # the CPU threads change the float rounding of the reductions (docs/model.md)
