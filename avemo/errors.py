@@ -59,3 +59,8 @@ class StoreWriteError(StoreError):
 
 class StoreLockedError(StoreError):
     """Another process is writing the store (it holds the store's writer lock)."""
+
+
+class ModelError(AvemoError):
+    """A trained model cannot be used as asked: its sidecar lacks what predict needs (label set,
+    feature params), or its features were made by another algorithm version."""

@@ -12,11 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_faces, bench_heads, bench_mfcc_store, bench_training  # noqa: E402
+from benchmarks import bench_faces, bench_heads, bench_mfcc_store, bench_predict, bench_training  # noqa: E402
 from benchmarks.common import print_table, save  # noqa: E402
 
 SUITES = {"faces": bench_faces.main, "mfcc_store": bench_mfcc_store.main, "training": bench_training.main,
-          "heads": bench_heads.main}
+          "heads": bench_heads.main, "predict": bench_predict.main}
 
 
 def main(names: list[str]) -> None:

@@ -24,7 +24,8 @@ from avemo.pipeline.corpora import scan_corpus
 from avemo.pipeline.demo import build_demo_corpus, build_rehearsal_corpus, write_unused_placeholder
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.manifest import read_labels, read_manifest, write_manifest
-from avemo.pipeline.split import check_leakage, load_split_files, make_split, speaker_finder
+from avemo.pipeline.split import (check_folds, check_leakage, fold_path, load_split_files, make_folds, make_split,
+                                  speaker_finder)
 from avemo.pipeline.video import source_frames
 from avemo.splits import write_splits
 
@@ -106,28 +107,43 @@ def manifest(ctx, root, kind, out, exclude, no_exclude):
 @click.option("--seed", type=int, default=None, help="random seed (default 0)")
 @click.option("--stratify", type=click.Choice(["sex", "none"]), default=None,
               help="balance held-out actors by sex (default: sex)")
-@click.option("--check", is_flag=True, help="audit FILES (our JSON, or one CSV of clip names per split) "
-              "for actors in more than one split; exit 1 on leakage")
+@click.option("--folds", type=int, default=None,
+              help="write K actor-disjoint cross-validation folds into the folder --out (fold-0.json ...; "
+              "every actor in one test fold; 1: the single split)")
+@click.option("--check", is_flag=True, help="audit FILES (our JSON, or one CSV of clip ids per split) "
+              "for actors in more than one split (each JSON on its own; k-fold records also for "
+              "every actor in exactly one test fold); exit 1 on leakage")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.pass_context
-def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, check, files):
-    """Make an actor-disjoint train/val/test split, or audit split files with --check."""
+def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, folds, check, files):
+    """Make an actor-disjoint train/val/test split (or K folds), or audit split files with --check."""
 
     if check:
         if not files:
             raise click.UsageError("--check needs one or more split files")
         rows = read_manifest(manifest_path) if manifest_path else None
-        splits, recorded = load_split_files(list(files), {r.clip_id for r in rows or ()})
+        groups, recorded, records = load_split_files(list(files), {r.clip_id for r in rows or ()})
         speaker = speaker_finder(rows, recorded)
-        for name, clips in splits.items():
-            click.echo(f"{name}: {len(clips)} clips, {len({speaker(c) for c in clips})} actors")
-        leaks = check_leakage(splits, speaker)
-        if leaks:
-            click.echo(f"LEAKAGE: {len(leaks)} actor(s) appear in more than one split:")
-            for actor, counts in leaks.items():
-                click.echo(f"  actor {actor}: " + ", ".join(f"{s} {n} clips" for s, n in counts.items()))
+        leaked = False
+        for group, splits in groups.items():
+            prefix = f"{group}: " if len(groups) > 1 else ""
+            for name, clips in splits.items():
+                click.echo(f"{prefix}{name}: {len(clips)} clips, {len({speaker(c) for c in clips})} actors")
+            leaks = check_leakage(splits, speaker)
+            if leaks:
+                leaked = True
+                click.echo(f"LEAKAGE{' in ' + group if len(groups) > 1 else ''}: {len(leaks)} actor(s) appear "
+                           "in more than one split:")
+                for actor, counts in leaks.items():
+                    click.echo(f"  actor {actor}: " + ", ".join(f"{s} {n} clips" for s, n in counts.items()))
+        problems = check_folds(records)
+        for problem in problems:
+            click.echo(f"FOLDS: {problem}")
+        if leaked or problems:
             ctx.exit(1)
-        click.echo("no speaker leakage: every actor is in exactly one split")
+        click.echo("no speaker leakage: every actor is in exactly one split"
+                   + (" of each file" if len(groups) > 1 else "")
+                   + ("; every actor is in exactly one test fold" if any("folds" in r.params for r in records) else ""))
         return
     if files or not manifest_path or not out:
         raise click.UsageError("give --manifest and --out (or --check FILES)")
@@ -135,10 +151,26 @@ def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, chec
     cfg = section(SplitConfig, params_of(ctx), "split", test_actors=test_actors,
                   val_actors=val_actors, seed=seed, stratify=stratify)
     kind, labels = read_labels(manifest_path)
-    splits = make_split(read_manifest(manifest_path), cfg, labels, kind)
-    write_splits(splits, out)
-    for name, part in splits.parts.items():
-        click.echo(f"split {name}: {len(part.actors)} actors, {part.n_clips} clips", err=True)
+    rows = read_manifest(manifest_path)
+    if folds is None:
+        splits = make_split(rows, cfg, labels, kind)
+        write_splits(splits, out)
+        for name, part in splits.parts.items():
+            click.echo(f"split {name}: {len(part.actors)} actors, {part.n_clips} clips", err=True)
+        return
+    records = make_folds(rows, folds, cfg, labels, kind)
+    problems = check_folds(records) + [f"fold {i}: actor {a} in {', '.join(c)}" for i, r in enumerate(records)
+                                       for a, c in check_leakage({n: list(p.clips) for n, p in r.parts.items()},
+                                                                 speaker_finder(rows)).items()]
+    if problems:  # never written: a bug, not a user error
+        raise click.ClickException("internal: the folds are not actor-disjoint and complete: " + "; ".join(problems))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for stale in Path(out).glob("fold-*.json"):
+        stale.unlink()
+    for i, record in enumerate(records):
+        write_splits(record, fold_path(out, i))
+        click.echo(f"fold {i}: " + ", ".join(f"{name} {len(p.actors)} actors / {p.n_clips} clips"
+                                             for name, p in record.parts.items()), err=True)
 
 
 @click.group("extract")

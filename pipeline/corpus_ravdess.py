@@ -30,6 +30,26 @@ def parse(stem: str) -> tuple[str, ...] | None:
     return m.groups() if m and m.group(7) != "00" else None
 
 
+BAD_NAME = "not a RAVDESS name MM-VV-EE-II-SS-RR-AA (modality-channel-emotion-intensity-statement-repetition-actor)"
+
+
+def _unused(codes: tuple[str, ...], stem: str, config: CorpusConfig, video_only: set[str]) -> str | None:
+    """Why a RAVDESS file is no clip of this manifest (None: it is one; "": an audio-only WAV that
+    is a selected video-only file's audio)."""
+    modality, channel = codes[0], codes[1]
+    if modality == "03":
+        if config.ravdess_files != "av" and "02" + stem[2:] in video_only:
+            return ""
+        return (f"not used: audio-only file (corpus.ravdess_files is {config.ravdess_files}"
+                + (")" if config.ravdess_files == "av" else ", and no video-only file pairs with it)"))
+    if modality != ("01" if config.ravdess_files == "av" else "02"):
+        kind = "audio-visual" if modality == "01" else "video-only"
+        return f"not used: {kind} file (corpus.ravdess_files is {config.ravdess_files})"
+    if CHANNELS[channel] not in config.ravdess_channels:
+        return f"not used: {CHANNELS[channel]} (corpus.ravdess_channels is {', '.join(config.ravdess_channels)})"
+    return None
+
+
 def find(root: Path, config: CorpusConfig) -> ManifestResult:
     """Every RAVDESS file under ``root``: the clips ``corpus.ravdess_files`` and
     ``corpus.ravdess_channels`` select become rows; every other file is rejected with its reason."""
@@ -38,8 +58,6 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
                           "your RAVDESS folder (the one holding Actor_01/ ... Actor_24/)")
     result = ManifestResult(kind=NAME, labels=LABELS)
     pointers: list[str] = []
-    want_video = "01" if config.ravdess_files == "av" else "02"
-    channels = {code for code, name in CHANNELS.items() if name in config.ravdess_channels}
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     wavs = {p.stem: p for p in files if p.suffix.lower() in AUDIO_EXTS}
     video_only = {p.stem for p in files if p.stem.startswith("02-") and p.suffix.lower() in VIDEO_EXTS}
@@ -47,24 +65,12 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
     for path in files:
         rel = path.relative_to(root).as_posix()
         codes = parse(path.stem)
-        if codes is None:
-            result.rejected.append({"file": rel, "reason": "not a RAVDESS name MM-VV-EE-II-SS-RR-AA "
-                                    "(modality-channel-emotion-intensity-statement-repetition-actor)"})
+        reason = BAD_NAME if codes is None else _unused(codes, path.stem, config, video_only)
+        if reason is not None:
+            if reason:  # "": an audio-only WAV kept as its video-only file's audio (below)
+                result.rejected.append({"file": rel, "reason": reason})
             continue
-        modality, channel, emotion, intensity, statement, _, actor = codes
-        if modality == "03":
-            if config.ravdess_files == "av" or "02" + path.stem[2:] not in video_only:
-                result.rejected.append({"file": rel, "reason": "not used: audio-only file (corpus.ravdess_files "
-                                        f"is {config.ravdess_files}{'' if config.ravdess_files == 'av' else ', and no video-only file pairs with it'})"})
-            continue  # else the audio of its video-only file, below
-        if modality != want_video:
-            result.rejected.append({"file": rel, "reason": f"not used: {'audio-visual' if modality == '01' else 'video-only'} "
-                                    f"file (corpus.ravdess_files is {config.ravdess_files})"})
-            continue
-        if channel not in channels:
-            result.rejected.append({"file": rel, "reason": f"not used: {CHANNELS[channel]} "
-                                    f"(corpus.ravdess_channels is {', '.join(config.ravdess_channels)})"})
-            continue
+        modality, _, emotion, intensity, statement, _, actor = codes
         size = media_file(root, path, VIDEO_EXTS, "video", result, pointers)
         if size is None:
             continue

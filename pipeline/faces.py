@@ -68,6 +68,13 @@ def face_track(path: str | Path, config: FaceConfig) -> dict[str, np.ndarray]:
     float32 source pixels, ``detected`` (n,) bool, ``located`` (n,) uint8 (how each box was
     found: :data:`avemo.features.schema.LOCATED`). Raises MediaError / NoFaceError."""
     frames, n_source = read_sampled_frames(path, config.n_frames)
+    return track_frames(frames, n_source, config)
+
+
+def track_frames(frames: list, n_source: int, config: FaceConfig) -> dict[str, np.ndarray]:
+    """:func:`face_track` of frames already sampled (``config.n_frames`` of a clip of ``n_source``
+    frames, as :func:`avemo.pipeline.video.sample_indices` picks them): a window of a long
+    recording (``avemo predict``) is cropped exactly as a stored clip."""
     detect = make_detector(config.detector, config.upsample)
     found, located = locate_faces(frames, detect, config.strategy, config)
     boxes = smooth(interpolate(found, sample_indices(n_source, config.n_frames)), config.smooth)

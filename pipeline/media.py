@@ -20,12 +20,29 @@ def check_file(path: str | Path) -> Path:
     return path
 
 
-def _open(path: str | Path):
+def open_media(path: str | Path):
+    """The opened container of a non-empty file (a context manager); MediaError naming the file."""
     path = check_file(path)
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise MediaError(f"{path}: cannot be opened as media ({exc})") from exc
+
+
+def open_video(path: str | Path) -> tuple["av.container.InputContainer", "av.VideoStream"]:
+    """A file's container and its first video stream, set to decode single-threaded (the same
+    frames on every run, and no thread start-up per clip); MediaError when the file cannot be
+    opened or has no video. The caller closes the container (``with container:``)."""
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise MediaError(f"{path}: cannot be opened as video ({exc})") from exc
+    if not container.streams.video:
+        container.close()
+        raise MediaError(f"{path}: has no video track", kind="no video track")
+    stream = container.streams.video[0]
+    stream.thread_type = "NONE"
+    return container, stream
 
 
 def read_audio_track(path: str | Path) -> tuple[np.ndarray, int]:
@@ -34,7 +51,7 @@ def read_audio_track(path: str | Path) -> tuple[np.ndarray, int]:
     Channels are averaged, as ``librosa.load(mono=True)`` does.
     """
     chunks: list[np.ndarray] = []
-    with _open(path) as container:
+    with open_media(path) as container:
         if not container.streams.audio:
             raise MediaError(f"{path}: has no audio track", kind="no audio track")
         stream = container.streams.audio[0]
@@ -57,7 +74,7 @@ def read_audio_track(path: str | Path) -> tuple[np.ndarray, int]:
 def read_video_frames(path: str | Path, fmt: str = "bgr24") -> list[np.ndarray]:
     """Decode every frame of a file's first video stream -> list of (H, W, 3) uint8 arrays."""
     frames: list[np.ndarray] = []
-    with _open(path) as container:
+    with open_media(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video track", kind="no video track")
         try:
@@ -69,3 +86,19 @@ def read_video_frames(path: str | Path, fmt: str = "bgr24") -> list[np.ndarray]:
     if not frames:
         raise MediaError(f"{path}: video track holds no frames")
     return frames
+
+
+def probe_duration(path: str | Path) -> float:
+    """A media file's duration in seconds (the container's, else its first stream's, else frames
+    over the frame rate), without decoding; MediaError naming the file when it cannot be read."""
+    with open_media(path) as container:
+        if container.duration:
+            return container.duration / 1e6
+        for stream in (*container.streams.video, *container.streams.audio):
+            if stream.duration and stream.time_base:
+                return float(stream.duration * stream.time_base)
+        if container.streams.video:
+            stream = container.streams.video[0]
+            n = sum(1 for p in container.demux(stream) if p.size)
+            return n / float(stream.average_rate or 25)
+    raise MediaError(f"{path}: holds no audio or video stream", kind="undecodable")

@@ -83,15 +83,63 @@ def make_split(rows: list[ManifestRow], config: SplitConfig = SplitConfig(),
         method = "actor-disjoint, uniform over actors"
     held = set(test) | set(val)
     assignment = {"test": test, "val": val, "train": [a for a in actors if a not in held]}
+    return Splits(_parts(rows, assignment, labels), method, config.seed, to_dict(config), corpus=kind, labels=labels)
+
+
+def _parts(rows: list[ManifestRow], assignment: dict[str, list[str]], labels: tuple[str, ...]) -> dict[str, SplitPart]:
     parts = {}
     for split in SPLITS:
         members = set(assignment[split])
         chosen = sorted((r for r in rows if r.actor in members), key=lambda r: r.clip_id)
         counts = Counter(r.emotion for r in chosen)
-        parts[split] = SplitPart(tuple(assignment[split]), tuple(r.clip_id for r in chosen),
+        parts[split] = SplitPart(tuple(sorted(assignment[split])), tuple(r.clip_id for r in chosen),
                                  {e: counts.get(e, 0) for e in labels}, tuple(labels.index(r.emotion) for r in chosen),
                                  tuple(r.actor for r in chosen))
-    return Splits(parts, method, config.seed, to_dict(config), corpus=kind, labels=labels)
+    return parts
+
+
+def make_folds(rows: list[ManifestRow], k: int, config: SplitConfig = SplitConfig(),
+               labels: tuple[str, ...] = (), kind: str = "crema-d") -> list[Splits]:
+    """``k`` actor-disjoint folds: every actor in exactly one fold's test split; each fold's
+    validation actors (``split.val_actors``) drawn from the other actors, the rest train.
+
+    With ``stratify='sex'`` actors are dealt to the test folds sex by sex (so each fold holds the
+    sexes in about the corpus' proportion) and validation actors are drawn per sex as
+    :func:`make_split` draws them. ``k=1`` is :func:`make_split`'s single split (the paper's).
+    Deterministic for ``config.seed``."""
+    if k == 1:
+        return [make_split(rows, config, labels, kind)]
+    labels = tuple(labels) or tuple(sorted({r.emotion for r in rows}))
+    actors = sorted({r.actor for r in rows})
+    _, n_val = held_out_counts(config, kind, len(actors))
+    if not isinstance(k, int) or k < 2 or len(actors) < k or len(actors) - -(-len(actors) // k) < n_val + 1:
+        raise SplitError(f"{k} folds of {len(actors)} actor(s) with {n_val} validation actors each leave no "
+                         "training actor (or a fold without test actors): lower eval.folds or split.val_actors")
+    rng = np.random.default_rng(config.seed)
+    sex = {r.actor: (r.sex or UNKNOWN_SEX) if config.stratify == "sex" else "all" for r in rows}
+    dealt: list[str] = []
+    for group in sorted(set(sex.values())):  # sex by sex, each shuffled, dealt round-robin
+        members = [a for a in actors if sex[a] == group]
+        dealt += [members[i] for i in rng.permutation(len(members))]
+    folds = []
+    for fold in range(k):
+        test = sorted(dealt[fold::k])
+        pool = {g: [a for a in actors if sex[a] == g and a not in test] for g in sorted(set(sex.values()))}
+        val = []
+        for g, n in _quota(n_val, pool, sum(len(p) for p in pool.values())).items():
+            val += _take(rng, pool[g], n)
+        held = set(test) | set(val)
+        assignment = {"test": test, "val": sorted(val), "train": [a for a in actors if a not in held]}
+        method = f"actor-disjoint {k}-fold cross-validation, fold {fold}" + (", stratified by sex"
+                                                                              if config.stratify == "sex" else "")
+        folds.append(Splits(_parts(rows, assignment, labels), method, config.seed,
+                            {**to_dict(config), "folds": k, "fold": fold}, corpus=kind, labels=labels))
+    return folds
+
+
+def fold_path(folder: str | Path, fold: int) -> Path:
+    """Where fold ``fold``'s split record is written: ``FOLDER/fold-N.json``."""
+    return Path(folder) / f"fold-{fold}.json"
 
 
 def _known_id(cell: str, known: set[str]) -> str | None:
@@ -115,25 +163,52 @@ def _clips_in_csv(path: Path, known: set[str]) -> list[str]:
     return found
 
 
-def load_split_files(paths: list[str | Path], known: set[str] = frozenset()) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """(split name -> clip ids, clip id -> speaker the files record), from our JSON or from one
-    CSV per split (name = file stem; ``known``: the manifest's clip ids, found in any column)."""
-    splits: dict[str, list[str]] = {}
+def load_split_files(paths: list[str | Path], known: set[str] = frozenset()
+                     ) -> tuple[dict[str, dict[str, list[str]]], dict[str, str], list[Splits]]:
+    """Split files to audit, grouped: each JSON record on its own (a fold's train and another
+    fold's test may share actors), all CSV lists (one per split, name = file stem) together.
+    Returns (group -> split name -> clip ids, clip id -> speaker the files record, the JSON
+    records); ``known``: the manifest's clip ids, found in any CSV column."""
+    groups: dict[str, dict[str, list[str]]] = {}
     recorded: dict[str, str] = {}
+    records: list[Splits] = []
     for p in map(Path, paths):
         if not p.is_file():
             raise SplitError(f"split file {p} does not exist")
         if p.suffix.lower() == ".json":
-            for name, part in read_splits(p, labelled=False).parts.items():
-                splits[f"{name}" if len(paths) == 1 else f"{p.stem}:{name}"] = list(part.clips)
+            record = read_splits(p, labelled=False)
+            records.append(record)
+            groups[str(p)] = {name: list(part.clips) for name, part in record.parts.items()}
+            for part in record.parts.values():
                 recorded.update(zip(part.clips, part.speakers))
         else:
             clips = _clips_in_csv(p, known)
             if not clips:
                 raise SplitError(f"{p} holds no clip id in any column (a CREMA-D or RAVDESS name, or with "
                                  "--manifest an id of that manifest)")
-            splits[p.stem] = clips
-    return splits, recorded
+            groups.setdefault("CSV lists", {})[p.stem] = clips
+    return groups, recorded, records
+
+
+def check_folds(records: list[Splits]) -> list[str]:
+    """What is wrong with a set of k-fold split records (empty: every actor of the corpus is in
+    exactly one fold's test split, and all k folds are there)."""
+    folds = [r for r in records if "folds" in r.params]
+    if not folds:
+        return []
+    k = folds[0].params["folds"]
+    problems = []
+    if sorted(r.params.get("fold") for r in folds) != list(range(k)):
+        problems.append(f"expected folds 0..{k - 1}, got {sorted(r.params.get('fold') for r in folds)}")
+    everyone = {a for p in folds[0].parts.values() for a in p.actors}
+    tested = Counter(a for r in folds for a in r.parts["test"].actors)
+    twice = sorted(a for a, n in tested.items() if n > 1)
+    never = sorted(everyone - set(tested))
+    if twice:
+        problems.append(f"actor(s) in more than one test fold: {', '.join(twice)}")
+    if never and not problems:
+        problems.append(f"actor(s) in no test fold: {', '.join(never)}")
+    return problems
 
 
 def speaker_finder(rows: list[ManifestRow] | None = None, recorded: dict[str, str] | None = None):

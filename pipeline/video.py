@@ -1,10 +1,10 @@
 """Video decoding for the face stage: the uniformly sampled frames of a clip, and no more.
 
 The file is opened and demuxed once (compressed packets are small), the frame count is the
-number of video packets, and only the sampled frames are kept, as copies of their YUV planes:
-the detector reads the luma plane directly and only the face regions are converted to RGB. A
-one-minute clip costs the memory of 50 frames. The copies are contiguous (no row padding), so
-dlib and the crops read them as they are, and the decoder gets its buffers back at once.
+number of video packets, and only the sampled frames are kept, as views of their decoded YUV
+planes: the detector reads the luma plane (made contiguous for dlib on first use) and only the
+face regions are converted to RGB. A one-minute clip costs the memory of 50 frames; frames that
+are only cropped are never copied (at 720p the copies cost as much as the detection).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from avemo.errors import MediaError
-from avemo.pipeline.media import check_file
+from avemo.pipeline.media import check_file, open_video
 
 
 def sample_indices(n_frames: int, n: int) -> np.ndarray:
@@ -156,16 +156,8 @@ def read_sampled_frames(path: str | Path, n: int) -> tuple[list[Frame], int]:
     A truncated file keeps the frames that decode (sampled over those); a file with no
     decodable frame raises :class:`MediaError`.
     """
-    path = check_file(path)
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise MediaError(f"{path}: cannot be opened as video ({exc})") from exc
+    container, stream = open_video(check_file(path))
     with container:
-        if not container.streams.video:
-            raise MediaError(f"{path}: has no video track", kind="no video track")
-        stream = container.streams.video[0]
-        stream.thread_type = "NONE"  # deterministic, and no thread start-up per clip
         packets = []
         try:
             for packet in container.demux(stream):
@@ -202,9 +194,8 @@ def _resample_decoded(path: Path, decoded: int, n: int) -> list[Frame]:
     """Second pass when packets and pictures disagree: sample over the pictures that decode."""
     idx = sample_indices(decoded, n)
     wanted = set(idx.tolist())
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "NONE"
+    container, stream = open_video(path)
+    with container:
         kept, i = _keep(container.decode(stream), wanted)
     if not wanted <= kept.keys():
         raise MediaError(f"{path}: decoding is not repeatable ({decoded} then {i} frames)")

@@ -10,7 +10,6 @@ from avemo.features.schema import face_specs, mfcc_specs
 from avemo.features.writer import SourceInfo, StoreWriter
 from avemo.pipeline.config import SplitConfig
 from avemo.pipeline.corpus_cremad import row_of
-from avemo.pipeline.manifest import ManifestRow
 from avemo.pipeline.split import make_split
 from avemo.splits import write_splits
 
@@ -52,3 +51,18 @@ def crema_d_split_doc(test_clips: list[str]) -> dict:
     test = {"actors": sorted({c[:4] for c in test_clips}), "clips": list(test_clips),
             "labels": [EMOS.index(c.split("_")[2]) for c in test_clips], "speakers": [c[:4] for c in test_clips]}
     return {"format": 2, "corpus": "crema-d", "labels": list(EMOS), "splits": {"train": empty, "val": empty, "test": test}}
+
+
+def small_stores(corpus: Path, root: Path) -> tuple[Path, Path]:
+    """A CREMA-D-shaped corpus' manifest, faces (8 frames of 32x32) and MFCC stores under
+    ``root/store``, and a split with 1 test and 1 validation actor -> (manifest, splits file)."""
+    from avemo.pipeline.config import FaceConfig, MfccConfig
+    from avemo.pipeline.corpora import scan_corpus
+    from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
+    from avemo.pipeline.manifest import read_manifest, write_manifest
+
+    manifest, _ = write_manifest(scan_corpus(corpus), corpus, root / "manifest.csv")
+    rows = read_manifest(manifest)
+    run_extraction(rows, root / "store" / "faces", FaceExtractor(FaceConfig(n_frames=8, size=32)), progress=False)
+    run_extraction(rows, root / "store" / "mfcc", MfccExtractor(MfccConfig()), progress=False)
+    return manifest, write_splits(make_split(rows, SplitConfig(test_actors=1, val_actors=1)), root / "splits.json")

@@ -11,10 +11,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 #: Source folder -> the package it installs as (pyproject.toml's package-dir).
 PACKAGE_DIRS = {"avemo": "avemo", "pipeline": "avemo.pipeline", "features": "avemo.features",
-                "training": "avemo.training"}
+                "training": "avemo.training", "predict": "avemo.predict"}
 #: Layer of each package; a module may import its own layer, the base, and the layers listed.
+#: predict is the application on top: features made by the pipeline's functions, fed to a model.
 MAY_IMPORT = {"avemo": set(), "avemo.features": {"avemo"}, "avemo.pipeline": {"avemo", "avemo.features"},
-              "avemo.training": {"avemo", "avemo.features"}}
+              "avemo.training": {"avemo", "avemo.features"},
+              "avemo.predict": {"avemo", "avemo.features", "avemo.pipeline", "avemo.training"}}
 
 
 @dataclass
@@ -85,7 +87,7 @@ def layer_violations(modules: dict[str, Module]) -> list[str]:
     return out
 
 
-def hidden_imports(modules: dict[str, Module], allowed=("avemo.training.cli",)) -> list[str]:
+def hidden_imports(modules: dict[str, Module], allowed=("avemo.training.cli", "avemo.predict.cli")) -> list[str]:
     """Project imports inside functions, outside the modules allowed to defer them: training's
     command module, whose stage modules import Keras (TensorFlow), which takes seconds that
     `avemo --help` and `avemo report` need not pay (measured: docs/architecture.md)."""

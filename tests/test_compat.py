@@ -17,7 +17,6 @@ from avemo.pipeline import faces
 from avemo.pipeline.config import FaceConfig, MfccConfig
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.corpus_cremad import row_of
-from avemo.pipeline.manifest import ManifestRow
 from avemo.training.models import load_model
 
 COMPAT = Path(__file__).parent / "data" / "compat"

@@ -4,8 +4,10 @@ split, extraction, training, evaluation, and a model evaluated on another corpus
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -22,7 +24,7 @@ from avemo.pipeline.audio import mfcc_windows
 from avemo.pipeline.config import CorpusConfig, FaceConfig, ManifestConfig, MfccConfig
 from avemo.pipeline.corpora import scan_corpus
 from avemo.pipeline.corpus_ravdess import LABELS as RAVDESS_LABELS
-from avemo.pipeline.extract import FaceExtractor, MfccExtractor
+from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.split import check_leakage, speaker_finder
 
 DATA = Path(__file__).parent / "data"
@@ -115,6 +117,23 @@ def test_labels_csv_manifest_any_labels_any_containers(tmp_path):
     (root / "labels.csv").write_text("file,emotion\nx.mp4,angry\n")
     with pytest.raises(CorpusError, match="lacks the column.*path, label, speaker"):
         scan_corpus(root, ManifestConfig(), CorpusConfig(root=str(root), kind="labels-csv"))
+
+
+def test_a_clip_without_audio_is_recorded_with_its_reason_and_the_rest_stored(tmp_path):
+    """A labels-csv video with no audio track and no WAV beside it: listed by the manifest (its
+    faces are fine), a recorded `no audio track` failure of the MFCC stage, the others stored."""
+    root = tmp_path / "lab"
+    shutil.copytree(LABELS_CSV, root)
+    (root / "lab_c" / "take_sad.wav").unlink()
+    rows = scan_corpus(root, ManifestConfig(), CorpusConfig(root=str(root), kind="labels-csv")).rows
+    rows = [replace(r, root=str(root)) for r in rows]
+    assert {r.clip_id: r.audio for r in rows}["lab_c/take_sad"] == ""
+    report = run_extraction(rows, tmp_path / "mfcc", MfccExtractor(MfccConfig()), progress=False)
+    assert (report.stored, report.failed) == (8, 1)
+    with open(tmp_path / "mfcc" / "failures.csv") as fh:
+        (failure,) = list(csv.DictReader(fh))
+    assert failure["clip_id"] == "lab_c/take_sad" and failure["kind"] == "no audio track"
+    assert "take_sad.mkv: has no audio track" in failure["reason"]
 
 
 def _params(path: Path, **sections) -> Path:

@@ -101,7 +101,8 @@ def project(tmp_path_factory) -> Project:
 
 def test_repro_builds_everything_then_caches(project):
     ran = project.repro()
-    assert ran == {"demo", "manifest", "split", "faces", "mfcc"} | AFTER_TRAINING
+    assert ran == {"demo", "manifest", "split", "faces", "mfcc", "folds", "cv"} | AFTER_TRAINING
+    assert json.loads((project.root / "metrics" / "cv.json").read_text())["active"] is False  # defaults: Table I
     root = project.root
     assert (root / "data" / "demo" / "AVEMO_DEMO_CORPUS.txt").is_file()
     for v in VARIANTS:
@@ -163,7 +164,7 @@ def test_head_change_reruns_head_training_evaluation_report_only(project):
 
 def test_mfcc_change_reruns_mfcc_onwards_not_faces(project):
     project.set_params({"mfcc": {"n_mfcc": 20}})
-    assert project.repro() == {"mfcc"} | AFTER_TRAINING
+    assert project.repro() == {"mfcc", "cv"} | AFTER_TRAINING
     from avemo.features.reader import StoreReader
 
     with StoreReader(project.root / "data" / "store" / "mfcc") as r:
@@ -178,7 +179,7 @@ def test_exp_run_with_a_param_override(project):
     # A train.* change re-runs training and what follows it only (not the demo, manifest, split,
     # faces or mfcc stages); the report only when a metrics file it reads changed.
     ran = set(re.findall(r"Running stage '([^']+)'", out))
-    assert ran - {"report"} == AFTER_TRAINING - {"report"}
+    assert ran - {"report"} == AFTER_TRAINING - {"report"} | {"cv"}
     assert ("report" in ran) == ((_metrics(project, "eval"), _metrics(project, "heads/eval")) != before)
     history = (project.root / "metrics" / "gru" / "history.csv").read_text().strip().splitlines()
     assert len(history) == 1 + 2  # header and two epochs: the override reached the trainer
@@ -188,6 +189,30 @@ def test_exp_run_with_a_param_override(project):
     exp = next(d for d in exps if d["params"]["params.yaml"]["data"]["train"]["demo_epochs"] == 2)
     for v in VARIANTS:
         assert "macro" in exp["metrics"][f"metrics/eval/{v}.json"]["data"]
+
+
+def test_two_folds_and_an_ablation_as_dvc_stages(project):
+    """eval.folds 2 and eval.modalities [av, audio]: the folds and cv stages train every cell
+    once; the metrics hold each fold's scores and the pooled ones; the report shows them."""
+    project.set_params({"eval": {"folds": 2, "modalities": ["av", "audio"]}})
+    assert project.repro() == {"folds", "cv", "report"}
+    folds = sorted((project.root / "data" / "folds").glob("fold-*.json"))
+    assert [p.name for p in folds] == ["fold-0.json", "fold-1.json"]
+    assert project.run(sys.executable, "-m", "avemo", "split", "--check", *map(str, folds)).returncode == 0
+    summary = json.loads((project.root / "metrics" / "cv.json").read_text())
+    assert summary["active"] and summary["folds"] == 2 and summary["trained"] == 8
+    assert sorted(summary["rows"]) == ["gru", "gru (audio)", "maxpool", "maxpool (audio)"]
+    tested = set()
+    for row in summary["rows"].values():
+        assert sorted(p["fold"] for p in row["per_fold"]) == [0, 1]
+        pooled = row["pooled_by_seed"]["0"]
+        assert pooled["n"] == 24 == sum(p["n"] for p in row["per_fold"])  # every clip tested once
+        tested |= set(pooled["actor_confusion"])
+    assert len(tested) == 4  # every actor in a test fold
+    report = (project.root / "reports" / "results.md").read_text()
+    assert "## The protocol" in report and "| fold 0 | fold 1 |" in report
+    assert "What each modality contributes" in report and "| gru | gru (audio) |" in report
+    assert project.repro() == set()  # every cell cached
 
 
 def test_real_corpus_gets_no_demo_work(project, crema_dir):

@@ -12,28 +12,19 @@ from click.testing import CliRunner
 from avemo.cli import main
 from avemo.errors import StoreError, StoreParamsError
 from avemo.features.reader import StoreReader
-from avemo.pipeline.config import FaceConfig, MfccConfig, SplitConfig
-from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
-from avemo.pipeline.corpora import scan_corpus
-from avemo.pipeline.manifest import read_manifest, write_manifest
-from avemo.pipeline.split import make_split
-from avemo.splits import write_splits as write_split
 from avemo.training.config import HeadsConfig, TrainConfig
 from avemo.training.embed import backbone_of, embed_store
 from avemo.training.heads import head_path, train_head
 from avemo.training.models import load_model
 from avemo.training.train import train_variant
+from tests.stores import small_stores
 
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory, demo_corpus):
     """faces + mfcc stores of the 24-clip demo corpus, a split, and a backbone trained 1 epoch."""
     root = tmp_path_factory.mktemp("heads")
-    manifest, _ = write_manifest(scan_corpus(demo_corpus), demo_corpus, root / "manifest.csv")
-    rows = read_manifest(manifest)
-    run_extraction(rows, root / "store" / "faces", FaceExtractor(FaceConfig(n_frames=8, size=32)), progress=False)
-    run_extraction(rows, root / "store" / "mfcc", MfccExtractor(MfccConfig()), progress=False)
-    splits = write_split(make_split(rows, SplitConfig(test_actors=1, val_actors=1)), root / "splits.json")
+    _, splits = small_stores(demo_corpus, root)
     backbone = train_variant("gru", root / "store", splits, root / "gru.keras",
                              TrainConfig(epochs=1, batch_size=4, lr=1e-3), verbose=0).model_path
     return root, splits, backbone

@@ -89,9 +89,9 @@ def test_every_variant_learns_unseen_actors(corpus, tmp_path):
         assert m["n"] == 18, v
         assert m["macro"]["f1"] >= 0.85, f"macro F1 on unseen actors: {scores}"
         rows = list(csv.DictReader(open(tmp_path / "plots" / v / "predictions.csv")))
-        assert [r["true"] for r in rows] == [r["clip_id"].split("_")[2] for r in rows]  # labels from the names
+        assert [r["true"] for r in rows] == [r["clip_id"].split("_")[2] for r in rows]  # the manifest's labels (CREMA-D's names)
         assert np.mean([r["true"] == r["predicted"] for r in rows]) == pytest.approx(m["accuracy"])
-        assert all(int(r["clip_id"][:4]) in test_actors for r in rows)
+        assert all(r["clip_id"][:4] in test_actors for r in rows)
     assert np.mean(list(scores.values())) >= 0.9, scores
 
 

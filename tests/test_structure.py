@@ -128,8 +128,8 @@ def test_every_command_entry_point_resolves(modules):
 
 @pytest.mark.slow
 def test_the_wheel_installs_one_namespace(tmp_path):
-    """site-packages gets avemo/ alone: the three packages under it, the metadata CSVs, the
-    command entry points; no top-level pipeline/, features/ or training/. Built from a copy of
+    """site-packages gets avemo/ alone: the packages under it, the metadata CSVs, the command
+    entry points; no top-level pipeline/, features/, training/ or predict/. Built from a copy of
     the tracked files, so the build leaves nothing in the checkout."""
     src = tmp_path / "src"
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
@@ -143,7 +143,7 @@ def test_the_wheel_installs_one_namespace(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"avemo", wheel.name.split("-py3")[0] + ".dist-info"}
     for expected in ("avemo/cli.py", "avemo/pipeline/faces.py", "avemo/features/reader.py",
-                     "avemo/training/models.py", "avemo/data/SentenceFilenames.csv"):
+                     "avemo/training/models.py", "avemo/predict/model.py", "avemo/data/SentenceFilenames.csv"):
         assert expected in names
     eps = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "[avemo.commands]" in eps and "train = avemo.training.cli:train_cmd" in eps

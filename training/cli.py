@@ -138,6 +138,38 @@ def evaluate_cmd(ctx, variant, model_path, store, splits, out, plots, split):
                    + ", ".join(f"{k} {n}" for k, n in r["unmapped_labels"].items()), err=True)
 
 
+@click.command("cv")
+@click.option("--folds", "folds_dir", type=click.Path(exists=True, file_okay=False), required=True,
+              help="folder of fold-N.json split records (`avemo split --folds K`)")
+@click.option("--store", type=click.Path(exists=True, file_okay=False), required=True,
+              help="store root holding faces/ and mfcc/")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="folder of the cells (one model, metrics and predictions each; kept between runs)")
+@click.option("--summary", type=click.Path(dir_okay=False), required=True, help="summary metrics JSON")
+@click.option("--corpus-root", type=click.Path(),
+              help="corpus folder (on the demo corpus the cells train with train.demo_*)")
+@click.pass_context
+def cv_cmd(ctx, folds_dir, store, out, summary, corpus_root):
+    """The protocol beyond one split: every variant on each of eval.folds actor-disjoint folds, for
+    each of eval.seeds and eval.modalities (ablations); cells already made are kept."""
+    from avemo.training.cv import run_protocol
+
+    cfg = _cfg(ctx).for_corpus(corpus_root)
+    evaluation = section(EvalConfig, params_of(ctx), "eval")
+    r = run_protocol(folds_dir, store, out, summary, cfg.variants, cfg, evaluation)
+    if not r["active"]:
+        click.echo(f"cv: off ({r['note']}) -> {summary}", err=True)
+        return
+    click.echo(f"cv: {r['folds']} fold(s) x {len(r['seeds'])} seed(s) x {len(r['modalities'])} modality set(s); "
+               f"{r['trained']} cell(s) trained, the others kept -> {summary}", err=True)
+    for name, row in r["rows"].items():
+        pooled = row["pooled_by_seed"][str(r["seeds"][0])]
+        ci = pooled["interval"]["macro_f1"]
+        click.echo(f"cv {name}: macro F1 over folds {row['fold_mean'][str(r['seeds'][0])]:.3f} "
+                   f"+- {row['fold_std'][str(r['seeds'][0])]:.3f}; pooled {pooled['macro_f1']:.3f}"
+                   + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + f" on {pooled['n']} clips", err=True)
+
+
 @click.command("report")
 @click.option("--metrics", "metrics_dir", type=click.Path(exists=True, file_okay=False), required=True)
 @click.option("--splits", type=click.Path(exists=True, dir_okay=False), required=True)
@@ -145,13 +177,16 @@ def evaluate_cmd(ctx, variant, model_path, store, splits, out, plots, split):
 @click.option("--corpus-root", type=click.Path(), help="corpus folder (the demo corpus gets no human baseline)")
 @click.option("--heads-metrics", type=click.Path(file_okay=False),
               help="metrics of head-only models, shown beside the end-to-end ones when present")
+@click.option("--cv", "cv_summary", type=click.Path(dir_okay=False),
+              help="`avemo cv`'s summary JSON: the folds, seeds and ablations section when the protocol ran")
 @click.pass_context
-def report_cmd(ctx, metrics_dir, splits, out, corpus_root, heads_metrics):
-    """Table I (this run beside the paper), a bar chart, and the crowd's votes as human baseline."""
+def report_cmd(ctx, metrics_dir, splits, out, corpus_root, heads_metrics, cv_summary):
+    """Table I (this run beside the paper), a bar chart, the crowd's votes as human baseline, and
+    (--cv) the protocol's folds, seeds and ablations."""
     from avemo.training.report import format_table, make_report
 
     md = make_report(metrics_dir, splits, out, _cfg(ctx).variants, corpus_root, heads_dir=heads_metrics,
                      heads_backbone=_cfg(ctx, heads=True).backbone,
-                     uncertainty=section(EvalConfig, params_of(ctx), "eval"))
+                     uncertainty=section(EvalConfig, params_of(ctx), "eval"), cv_summary=cv_summary)
     click.echo(format_table(md))
     click.echo(f"\nreport -> {md}", err=True)

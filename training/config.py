@@ -10,6 +10,8 @@ from avemo.errors import ConfigError
 from avemo.params import require_positive
 
 VARIANTS = ("gru", "lstm", "transformer", "maxpool")
+#: ``train.modalities`` (the one list: :data:`avemo.training.models.MODALITIES` is this).
+MODALITIES = ("av", "audio", "face")
 STRATEGIES = ("auto", "default", "mirrored")
 
 
@@ -42,6 +44,8 @@ class TrainConfig:
     strategy: str = "auto"
     #: Split the CPU into this many logical devices (> 1), so that ``mirrored`` runs without GPUs.
     cpu_devices: int = 0
+    #: av: the paper's fused model; audio or face: that modality alone (an ablation).
+    modalities: str = "av"
 
     def for_corpus(self, corpus_root: str | Path | None, keep: tuple[str, ...] = ()) -> "TrainConfig":
         """This config for a run on ``corpus_root``: on the demo corpus ``demo_epochs``,
@@ -72,6 +76,8 @@ class TrainConfig:
             raise ConfigError(f"{name}.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if not isinstance(self.cpu_devices, int) or self.cpu_devices < 0:
             raise ConfigError(f"{name}.cpu_devices must be 0 or a positive int, got {self.cpu_devices!r}")
+        if self.modalities not in MODALITIES:
+            raise ConfigError(f"{name}.modalities must be one of {', '.join(MODALITIES)}, got {self.modalities!r}")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise ConfigError(f"{name}.threads must be 0 (all cores) or a positive int, got {self.threads!r}")
 
@@ -99,6 +105,12 @@ class EvalConfig:
     seed: int = 0
     #: Coverage of the intervals.
     level: float = 0.95
+    #: The protocol (``avemo cv``, docs/model.md): K actor-disjoint folds (1: the single split),
+    #: training seeds (empty: train.seed alone) and modality sets (av: the fused model; audio,
+    #: face: its ablations), every combination trained and evaluated per variant.
+    folds: int = 1
+    seeds: tuple[int, ...] = ()
+    modalities: tuple[str, ...] = ("av",)
 
     def validate(self, name: str = "eval") -> None:
         require_positive("replicates", name, self.replicates)
@@ -109,3 +121,11 @@ class EvalConfig:
             raise ConfigError(f"{name}.seed must be an int, got {self.seed!r}")
         if not isinstance(self.level, float) or not 0.5 <= self.level < 1:
             raise ConfigError(f"{name}.level must be in [0.5, 1), e.g. 0.95, got {self.level!r}")
+        require_positive("folds", name, self.folds)
+        if not isinstance(self.seeds, tuple) or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                        for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"{name}.seeds must be a list of distinct ints ([]: train.seed alone), got {self.seeds!r}")
+        bad = [m for m in self.modalities if m not in MODALITIES]
+        if bad or not self.modalities or len(set(self.modalities)) != len(self.modalities):
+            raise ConfigError(f"{name}.modalities must list distinct values of {', '.join(MODALITIES)}, "
+                              f"got {list(self.modalities)}")

@@ -32,6 +32,19 @@ log = logging.getLogger(__name__)
 END_TO_END: dict[str, tuple[str, str]] = {"faces": ("faces", "frames"), "mfcc": ("mfcc", "mfcc")}
 HEAD_ONLY: dict[str, tuple[str, str]] = {"face_emb": ("embeddings", "face_emb"),
                                          "audio_emb": ("embeddings", "audio_emb")}
+#: Which end-to-end inputs each ``train.modalities`` value uses.
+MODALITY_INPUTS = {"av": ("faces", "mfcc"), "audio": ("mfcc",), "face": ("faces",)}
+
+
+def model_inputs(modalities: str = "av") -> dict[str, tuple[str, str]]:
+    """The end-to-end model inputs of ``modalities`` (``av``, ``audio``, ``face``)."""
+    return {name: END_TO_END[name] for name in MODALITY_INPUTS[modalities]}
+
+
+def inputs_of(model) -> dict[str, tuple[str, str]]:
+    """The end-to-end inputs a built or loaded model takes (by their names)."""
+    names = {getattr(t, "name", "").split(":")[0] for t in model.inputs}
+    return {name: spec for name, spec in END_TO_END.items() if name in names}
 
 
 @dataclass

@@ -72,6 +72,9 @@ def embed_store(model_path: str | Path, store: str | Path, out: str | Path, stor
     backbone (or from other feature stores) is refused unless ``force``.
     """
     model = load_model(model_path)
+    if len(model.inputs) != 2:
+        raise StoreError(f"{model_path} is a one-modality model (train.modalities ablation): head-only "
+                         "training needs an audio-visual backbone; embed a model trained with modalities av")
     backbone = backbone_of(model)
     readers = open_stores(store)
     face_steps, dim = backbone.outputs[0].shape[1:]

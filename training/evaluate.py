@@ -15,7 +15,7 @@ from avemo.fileio import atomic_path, atomic_write
 from avemo.errors import SplitError, StoreError
 from avemo.splits import ALL, read_splits
 from avemo.training import backend, stats
-from avemo.training.data import load_split, open_stores
+from avemo.training.data import inputs_of, load_split, open_stores
 from avemo.training.config import EvalConfig
 from avemo.training.metrics import classification_report
 from avemo.training.models import load_model
@@ -31,7 +31,7 @@ def model_labels(model_path: str | Path) -> tuple[list[str], str]:
         doc = {}
     if not doc.get("labels"):
         raise StoreError(f"{model_path}: its sidecar {sidecar} does not record the label set it was trained "
-                         "on (a model from before avemo 0.2, or a sidecar gone): retrain it with `avemo train` "
+                         "on (a model made before avemo recorded it, or a sidecar gone): retrain it with `avemo train` "
                          "(or `dvc repro`)")
     return [str(x) for x in doc["labels"]], str(doc.get("corpus", ""))
 
@@ -67,7 +67,7 @@ def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Pa
                          "corpus.label_map / corpus.labels when making that corpus' manifest")
     model = load_model(model_path)
     readers = open_stores(store)
-    data = load_split(readers, clips, split)
+    data = load_split(readers, clips, split, inputs_of(model))  # an ablation reads its one modality
     # Eager calls in batches: one pass over the test split does not repay tracing a graph;
     # same probabilities as model.predict up to float rounding. Batches of the training size:
     # memory grows with the batch (the face CNN's first layer alone is ~0.4 GB per 16 clips).

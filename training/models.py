@@ -17,11 +17,14 @@ import numpy as np
 from keras import layers
 
 from avemo.errors import ConfigError
+from avemo.training.config import MODALITIES
 from avemo.training import tf_kernels
 from avemo.training.config import VARIANTS
 
 #: The paper's six emotions; a model's own count is its corpus' label set (its sidecar's ``labels``).
 N_CLASSES = 6
+#: Model input -> the modalities that use it.
+INPUT_MODALITIES = {"faces": ("av", "face"), "mfcc": ("av", "audio")}
 EMBED = 64
 #: The backbone's layers, by name, in every variant: what all four variants share, and what
 #: head-only training freezes (see :mod:`avemo.training.heads`).
@@ -248,15 +251,25 @@ assert tuple(HEADS) == VARIANTS
 def build_model(variant: str, face_shape=(50, 64, 64, 3), mfcc_shape=(9, 40, 40),
                 mfcc_mean=None, mfcc_var=None,
                 bn_momentum: tuple[float, float] = (0.99, 0.99), low_memory: bool = False,
-                n_classes: int = N_CLASSES) -> keras.Model:
+                n_classes: int = N_CLASSES, modalities: str = "av") -> keras.Model:
     """The full model of one variant: inputs ``faces`` and ``mfcc``, output ``n_classes``
-    probabilities (the corpus' label set; the paper's 6).
+    probabilities (the corpus' label set; the paper's 6). ``modalities``: ``av`` (the paper's
+    fused model), or ``audio``/``face`` alone (an ablation: that modality's input, backbone and
+    head, then the same dense layers; ``train.modalities``).
     ``bn_momentum``: of the face and the audio CNN's BatchNorm averages (:func:`bn_momentum_for`);
     ``low_memory``: train the face CNN's first block lean (:class:`ConvBlock`; TF only)."""
     _check_variant(variant)
-    inputs, (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var, bn_momentum,
-                                                   low_memory)
-    return keras.Model(inputs, head_and_fusion(variant, face_seq, audio_seq, n_classes), name=f"avemo_{variant}")
+    if modalities not in MODALITIES:
+        raise ConfigError(f"modalities must be one of {', '.join(MODALITIES)}, got {modalities!r}")
+    (faces, mfcc), (face_seq, audio_seq) = build_backbone(face_shape, mfcc_shape, mfcc_mean, mfcc_var, bn_momentum,
+                                                          low_memory)
+    if modalities == "av":
+        return keras.Model((faces, mfcc), head_and_fusion(variant, face_seq, audio_seq, n_classes),
+                           name=f"avemo_{variant}")
+    # an ablation: one modality's backbone and head, then the same dense layers
+    face = modalities == "face"
+    out = head_and_fusion(variant, face_seq if face else None, None if face else audio_seq, n_classes)
+    return keras.Model([faces if face else mfcc], out, name=f"avemo_{variant}_{modalities}")
 
 
 def bn_momentum_for(steps_per_epoch: int, default: float = 0.99) -> float:
@@ -273,9 +286,11 @@ def bn_momentum_for(steps_per_epoch: int, default: float = 0.99) -> float:
 
 def head_and_fusion(variant: str, face_seq, audio_seq, n_classes: int = N_CLASSES):
     """Everything after the backbone: the variant's head per modality, concatenation, Dense 128,
-    Dense 64, Dense ``n_classes`` softmax. Layer names are the same in the full and the head-only model."""
+    Dense 64, Dense ``n_classes`` softmax. Layer names are the same in the full and the head-only model.
+    A modality given as None is left out (an ablation: its one head goes straight to Dense 128)."""
     head = HEADS[variant]
-    x = layers.Concatenate(name="fusion")([head(face_seq, "face"), head(audio_seq, "audio")])
+    heads = [head(seq, name) for seq, name in ((face_seq, "face"), (audio_seq, "audio")) if seq is not None]
+    x = layers.Concatenate(name="fusion")(heads) if len(heads) > 1 else heads[0]
     x = layers.Dense(128, activation="relu", name="dense128")(x)
     x = layers.Dense(64, activation="relu", name="dense64")(x)
     return layers.Dense(n_classes, activation="softmax", name="emotion")(x)

@@ -15,6 +15,7 @@ from avemo.names import EMOTIONS
 from avemo.splits import read_splits
 from avemo.training.config import VARIANTS, EvalConfig
 from avemo.training.metrics import classification_report
+from avemo.training.report_cv import pair_rows, protocol_lines
 from avemo.training.stats import compare_all
 
 CREMA_D = "crema-d"
@@ -63,7 +64,8 @@ def _same_test_clips(results: dict[str, dict]) -> bool:
     return all(s == supports[0] for s in supports[1:])
 
 
-def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig, on_paper: bool = True) -> list[str]:
+def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig, on_paper: bool = True,
+                     title: str = "## Paired comparisons (same test clips, macro F1)") -> list[str]:
     """The paired comparisons section: every pair of variants' macro F1 difference with its
     actor-bootstrap interval and Holm-corrected paired permutation p-value, then in words which
     differences the data support and whether the paper's ranking is among them."""
@@ -71,7 +73,7 @@ def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig, on_paper
     if len(scored) < 2:
         return []
     alpha = 1 - uncertainty.level
-    head = ["## Paired comparisons (same test clips, macro F1)", ""]
+    head = [title, ""]
     if not _same_test_clips(scored):
         return head + ["Not computed: the variants were not evaluated on the same test clips.", ""]
     actors = sorted(next(iter(scored.values()))["actor_confusion"])
@@ -82,12 +84,7 @@ def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig, on_paper
     lines = head + [f"Difference A - B with its {uncertainty.level:.0%} interval (test actors resampled, "
                     f"{uncertainty.replicates} replicates) and a paired permutation test at the actor level "
                     f"(each actor's predictions swapped between the two or not), Holm-corrected over the "
-                    f"{len(pairs)} pairs; supported: Holm p < {alpha:.2g}.", "",
-                    "| A | B | F1 difference | p | Holm p | supported |", "| --- | --- | --- | --- | --- | --- |"]
-    for c in pairs:
-        verdict = (f"{c.a if c.diff > 0 else c.b} better" if c.p_holm < alpha else "no (could be chance)")
-        lines.append(f"| {c.a} | {c.b} | {c.diff:+.3f} [{c.low:+.3f}, {c.high:+.3f}] | {c.p:.3g} | "
-                     f"{c.p_holm:.3g} | {verdict} |")
+                    f"{len(pairs)} pairs; supported: Holm p < {alpha:.2g}.", "", *pair_rows(pairs, alpha)]
     supported = [c for c in pairs if c.p_holm < alpha]
     lines += ["", ("Supported differences: " + "; ".join(
         f"{c.a if c.diff > 0 else c.b} over {c.b if c.diff > 0 else c.a} ({abs(c.diff):.3f})" for c in supported)
@@ -105,7 +102,7 @@ def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig, on_paper
                   f"this run orders the variants {ours}; claims pointing the same way here: {len(agree)}, "
                   f"of which supported by the paired tests: {len(backed)}."
                   + (" The paper's own differences (0.001-0.015) are far smaller than the intervals above: its "
-                     "ranking cannot be read from one split of this size." if len(backed) < len(claims) else "")]
+                     "ranking cannot be read from this many test actors." if len(backed) < len(claims) else "")]
     return lines + [""]
 
 
@@ -117,11 +114,12 @@ def _diff(c, first: str) -> float:
 def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path,
                 variants=VARIANTS, corpus_root: str | Path | None = None,
                 heads_dir: str | Path | None = None, heads_backbone: str = "",
-                uncertainty: EvalConfig = EvalConfig()) -> Path:
+                uncertainty: EvalConfig = EvalConfig(), cv_summary: str | Path | None = None) -> Path:
     """Write ``out_dir/results.md`` and ``out_dir/macro_scores.png``; return the markdown path.
     ``heads_dir``: metrics of head-only models (on ``heads_backbone``'s frozen backbone), shown
     beside the end-to-end ones. Scores carry their actor-bootstrap intervals, and every pair of
-    variants is compared by a paired actor-level test (:func:`comparison_lines`)."""
+    variants is compared by a paired actor-level test (:func:`comparison_lines`). ``cv_summary``:
+    ``avemo cv``'s summary JSON; when the protocol ran, its section follows Table I."""
     metrics_dir, out_dir = Path(metrics_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = _read_metrics(metrics_dir, variants)
@@ -166,11 +164,15 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
                   "coverage on simulated splits of 10-20 actors: 91-92% (docs/model.md)."]
     lines.append("")
     lines += comparison_lines({v: results[v] for v in variants if v in results}, uncertainty, on_paper)
+    summary = json.loads(Path(cv_summary).read_text()) if cv_summary and Path(cv_summary).is_file() else {}
+    lines += protocol_lines(summary, uncertainty,
+                            lambda rows, title: comparison_lines(rows, uncertainty, on_paper, title))
     if heads:
         lines += ["## End-to-end and head-only training side by side (macro F1)", "",
                   f"Head-only: the variant's head, fusion and dense layers trained on the cached embeddings "
                   f"of the **{heads_backbone or '?'}** model's frozen backbone (an avemo extension; the paper "
-                  "trains every variant end to end).", "",
+                  "trains every variant end to end). Single split: head-only training runs on the main "
+                  "pipeline's split only, never per fold or seed.", "",
                   "| model | end-to-end F1 | head-only F1 | head-only accuracy | paper F1 |",
                   "| --- | --- | --- | --- | --- |"]
         for v in variants:

@@ -15,7 +15,7 @@ from avemo.params import to_dict
 from avemo.splits import read_splits
 from avemo.training import backend, memory
 from avemo.training.config import TrainConfig
-from avemo.training.data import (END_TO_END, ClipSource, batches, load_inputs, open_stores, select,
+from avemo.training.data import (ClipSource, batches, load_inputs, model_inputs, open_stores, select,
                                  split_mfcc_statistics)
 from avemo.training.models import bn_momentum_for, build_model
 
@@ -76,7 +76,8 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     readers = open_stores(store)
     train = select(readers, split_clips.labelled("train"), "train")
     val = select(readers, split_clips.labelled("val"), "val")
-    per_clip = memory.clip_bytes(readers[store].spec(dataset) for store, dataset in END_TO_END.values())
+    inputs = model_inputs(config.modalities)  # an ablation reads one modality's store only
+    per_clip = memory.clip_bytes(readers[store].spec(dataset) for store, dataset in inputs.values())
     need = (memory.split_bytes(per_clip, len(train.clip_ids) + len(val.clip_ids))
             + memory.activation_bytes(config.batch_size, readers["faces"].spec("frames").shape))
     stream, why = memory.decide_stream(config.stream, need, config.memory_gb)  # before anything is loaded
@@ -84,13 +85,15 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     # the lean CNN block is TensorFlow's (other backends run the plain one): recorded as it runs
     low_memory = (stream if config.low_memory == "auto" else bool(config.low_memory)) and backend.name() == "tensorflow"
     if not stream:
-        train, val = load_inputs(readers, train), load_inputs(readers, val)
-    sources = [ClipSource(d, END_TO_END, readers if stream else None) for d in (train, val)]
-    mean, var = split_mfcc_statistics(sources[0])  # the whole train split, whichever the mode
-    train_ds = batches(sources[0], config.batch_size, True, config.seed)
-    val_ds = batches(sources[1], config.batch_size, False, config.seed)
+        train, val = load_inputs(readers, train, inputs), load_inputs(readers, val, inputs)
+    sources = [ClipSource(d, inputs, readers if stream else None) for d in (train, val)]
     face_shape = readers["faces"].spec("frames").shape
     mfcc_shape = readers["mfcc"].spec("mfcc").shape
+    # the whole train split's MFCC statistics, whichever the mode (a face-only model: unused identity)
+    mean, var = (split_mfcc_statistics(sources[0]) if "mfcc" in inputs
+                 else (np.zeros(mfcc_shape[-1]), np.ones(mfcc_shape[-1])))
+    train_ds = batches(sources[0], config.batch_size, True, config.seed)
+    val_ds = batches(sources[1], config.batch_size, False, config.seed)
     scope, replicas = backend.make_strategy(config.strategy)
     if replicas > 1:  # the batch stays the paper's 16 clips, split between replicas
         log.warning("training %s on %d replicas; global batch %d", variant, replicas, config.batch_size)
@@ -98,7 +101,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
         steps = -(-len(train.clip_ids) // config.batch_size)
         momentum = bn_momentum_for(steps)
         model = build_model(variant, face_shape, mfcc_shape, mean, var, (momentum, momentum), low_memory,
-                            len(split_clips.labels))
+                            len(split_clips.labels), config.modalities)
         model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     out = Path(out)
@@ -109,6 +112,7 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     best = int(np.argmin(losses))
     # the label set (class index = position) and the corpus: what evaluate and predict map onto
     sidecar = {"variant": variant, "labels": list(split_clips.labels), "corpus": split_clips.corpus,
+               "modalities": config.modalities,
                "train": to_dict(config), "mfcc_mean": mean.tolist(), "mfcc_var": var.tolist(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),
                "replicas": replicas, "backend": backend.name(), "stream": stream, "input": why,
