@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import av
 import numpy as np
@@ -45,30 +46,38 @@ def open_video(path: str | Path) -> tuple["av.container.InputContainer", "av.Vid
     return container, stream
 
 
-def read_audio_track(path: str | Path) -> tuple[np.ndarray, int]:
-    """Decode a file's first audio stream -> (samples [shape=(n,)] float32 mono, native rate Hz).
-
-    Channels are averaged, as ``librosa.load(mono=True)`` does.
-    """
-    chunks: list[np.ndarray] = []
+def iter_audio(path: str | Path) -> Iterator[tuple[int, np.ndarray]]:
+    """A file's first audio stream decoded in order, as (native rate Hz, mono float32 chunk) pairs
+    (channels averaged, as ``librosa.load(mono=True)`` does). MediaError when it has no audio
+    track or nothing of it decodes; a decoding error later ends the stream (a truncated file keeps
+    what decodes)."""
     with open_media(path) as container:
         if not container.streams.audio:
             raise MediaError(f"{path}: has no audio track", kind="no audio track")
         stream = container.streams.audio[0]
-        rate = stream.codec_context.sample_rate
+        rate = int(stream.codec_context.sample_rate)
         resampler = av.AudioResampler(format="fltp", layout=None, rate=rate)
+        got = False
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().mean(axis=0))
+                    got = True
+                    yield rate, out.to_ndarray().mean(axis=0)
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().mean(axis=0))
+                yield rate, out.to_ndarray().mean(axis=0)
         except (av.error.FFmpegError, ValueError) as exc:
-            if not chunks:
+            if not got:
                 raise MediaError(f"{path}: audio track cannot be decoded ({exc})") from exc
+
+
+def read_audio_track(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode a file's first audio stream -> (samples [shape=(n,)] float32 mono, native rate Hz)."""
+    chunks, rate = [], 0
+    for rate, chunk in iter_audio(path):
+        chunks.append(chunk)
     if not chunks:
         raise MediaError(f"{path}: audio track holds no samples", kind="no audio track")
-    return np.concatenate(chunks).astype(np.float32, copy=False), int(rate)
+    return np.concatenate(chunks).astype(np.float32, copy=False), rate
 
 
 def read_video_frames(path: str | Path, fmt: str = "bgr24") -> list[np.ndarray]:

@@ -19,7 +19,7 @@ from avemo.features.schema import LOST
 from avemo.pipeline import faces
 from avemo.pipeline.audio import AUDIO_FILE_EXTS, mfcc_windows
 from avemo.pipeline.config import FaceConfig, MfccConfig
-from avemo.pipeline.media import open_media, open_video
+from avemo.pipeline.media import iter_audio, open_video
 from avemo.pipeline.video import Frame, sample_indices
 
 #: A video's audio from a same-named file beside it, when there is one.
@@ -87,42 +87,28 @@ def _audio(path: Path, windows: list[Window], sr: int) -> Iterator[np.ndarray]:
         except RuntimeError as exc:
             raise MediaError(f"{path}: cannot be decoded as audio ({exc})") from exc
         return
-    with open_media(path) as container:
-        if not container.streams.audio:
-            raise MediaError(f"{path}: has no audio track", kind="no audio track")
-        stream = container.streams.audio[0]
-        rate = stream.codec_context.sample_rate
-        resampler = av.AudioResampler(format="fltp", layout=None, rate=rate)
-        chunks: deque[np.ndarray] = deque()
-        first = 0  # sample index of chunks[0][0]
-        have = 0
-        i = 0
+    chunks: deque[np.ndarray] = deque()
+    first = have = i = 0  # first: the sample index of chunks[0][0]; have: samples decoded
+    rate = 0
 
-        def take(w: Window) -> np.ndarray:
-            a, b = int(round(w.start * rate)), int(round(w.end * rate))
-            data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-            return _resample(data[max(a - first, 0):max(b - first, 0)], rate, sr)
+    def take(w: Window) -> np.ndarray:
+        a, b = int(round(w.start * rate)), int(round(w.end * rate))
+        data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        return _resample(data[max(a - first, 0):max(b - first, 0)], rate, sr)
 
-        def decoded():
-            try:
-                for frame in container.decode(stream):
-                    yield from resampler.resample(frame)
-                yield from resampler.resample(None)
-            except (av.error.FFmpegError, ValueError):
-                return
-
-        for out in decoded():
-            chunk = out.to_ndarray().mean(axis=0).astype(np.float32)
-            chunks.append(chunk)
-            have += len(chunk)
-            while i < len(windows) and have >= int(round(windows[i].end * rate)):
-                yield take(windows[i])
-                i += 1
-                keep = int(round(windows[i].start * rate)) if i < len(windows) else have
-                while chunks and first + len(chunks[0]) <= keep:
-                    first += len(chunks.popleft())
-        for w in windows[i:]:
-            yield take(w)
+    for rate, chunk in iter_audio(path):
+        chunks.append(chunk.astype(np.float32))
+        have += len(chunk)
+        while i < len(windows) and have >= int(round(windows[i].end * rate)):
+            yield take(windows[i])
+            i += 1
+            keep = int(round(windows[i].start * rate)) if i < len(windows) else have
+            while chunks and first + len(chunks[0]) <= keep:
+                first += len(chunks.popleft())
+    if not have:
+        raise MediaError(f"{path}: audio track holds no samples", kind="no audio track")
+    for w in windows[i:]:
+        yield take(w)
 
 
 def window_features(video: Path, audio_source: Path, windows: list[Window], face: FaceConfig | None,
