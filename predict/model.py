@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from avemo.errors import MediaError, ModelError, NoFaceError
-from avemo.features.schema import LOST
 from avemo.pipeline import audio, faces
 from avemo.pipeline.config import FaceConfig, MfccConfig
 from avemo.pipeline.extract import FaceExtractor, MfccExtractor
 from avemo.pipeline.media import probe_duration
 from avemo.predict.config import PredictConfig
 from avemo.predict.results import ClipResult, FileResult, WindowResult
-from avemo.predict.windows import AUDIO_BESIDE, FACE_LOST, NO_FACE, SILENT, plan_windows, window_features
+from avemo.predict.windows import (AUDIO_BESIDE, FACE_LOST, NO_FACE, SILENT, face_share, plan_windows,
+                                   window_features)
 from avemo.training import backend
 from avemo.training.data import inputs_of
 from avemo.training.models import load_model
@@ -78,10 +78,6 @@ def read_model_info(model_path: str | Path, inputs: tuple[str, ...] = ("faces", 
                      inputs, face, mfcc)
 
 
-def _face_share(located: np.ndarray) -> float:
-    return float(np.mean(located != LOST))
-
-
 class Predictor:
     """A model loaded once, predicting files (or arrays). Files up to ``config.window`` seconds
     are one clip, their features made exactly as the extraction stages make a store's; longer
@@ -132,7 +128,7 @@ class Predictor:
             except NoFaceError:
                 return None, 0.0, (*flags, NO_FACE)
             inputs["faces"] = arrays["frames"]
-            share = _face_share(arrays["located"])
+            share = face_share(arrays["located"])
             if share < 1:
                 flags.append(FACE_LOST)
         return inputs, share, tuple(flags)

@@ -33,6 +33,11 @@ class Window:
     end: float
 
 
+def face_share(located: np.ndarray) -> float:
+    """The share of sampled frames whose face was located (not ``lost``)."""
+    return float(np.mean(located != LOST))
+
+
 def plan_windows(duration: float, window: float, hop: float) -> list[Window]:
     """Windows of ``window`` s every ``hop`` s from 0; the last one ends at the end of the file."""
     if duration <= window:
@@ -149,7 +154,7 @@ def window_features(video: Path, audio_source: Path, windows: list[Window], face
                 yield w, None, 0.0, (*flags, NO_FACE)
                 continue
             inputs["faces"] = arrays["frames"]
-            share = float(np.mean(arrays["located"] != LOST))
+            share = face_share(arrays["located"])
             if share < 1:
                 flags.append(FACE_LOST)
         yield w, inputs, share, tuple(flags)
