@@ -49,6 +49,8 @@ class Splits:
     format: int = SPLIT_FORMAT
     corpus: str = ""
     labels: tuple[str, ...] = ()
+    #: What the corpus' clips hold: ``av``, ``audio`` (a speech corpus) or ``video`` (silent).
+    media: str = "av"
 
     def _parts(self, name: str) -> list[SplitPart]:
         return list(self.parts.values()) if name == ALL else [self.parts[name]] if name in self.parts else []
@@ -66,7 +68,7 @@ class Splits:
         return {c: a for p in self._parts(name) for c, a in zip(p.clips, p.speakers)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "corpus": self.corpus, "labels": list(self.labels),
+        return {"format": self.format, "corpus": self.corpus, "labels": list(self.labels), "media": self.media,
                 "method": self.method, "seed": self.seed, "params": self.params,
                 "splits": {name: {"actors": list(p.actors), "n_clips": p.n_clips,
                                   "class_counts": dict(p.class_counts), "clips": list(p.clips),
@@ -80,7 +82,8 @@ class Splits:
                                  tuple(str(a) for a in s.get("speakers", ())))
                  for name, s in doc["splits"].items()}
         return cls(parts, doc.get("method", ""), doc.get("seed"), dict(doc.get("params", {})),
-                   int(doc.get("format", 1)), str(doc.get("corpus", "")), tuple(doc.get("labels", ())))
+                   int(doc.get("format", 1)), str(doc.get("corpus", "")), tuple(doc.get("labels", ())),
+                   str(doc.get("media", "av")))
 
 
 def write_splits(splits: Splits, out: str | Path) -> Path:

@@ -89,6 +89,8 @@ class RunReport:
     store_clips: int = 0
     #: Stored clips with something worth knowing (e.g. a face lost on some frames), by what.
     flagged: Counter = field(default_factory=Counter)
+    #: Why the run had nothing to do ("": it had clips to look at).
+    note: str = ""
 
     def count_failure(self, kind: str) -> None:
         self.failed += 1
@@ -98,7 +100,7 @@ class RunReport:
         return {"total": self.total, "stored": self.stored, "skipped": self.skipped,
                 "failed": self.failed, "store_clips": self.store_clips,
                 "failures_by_kind": dict(sorted(self.failures_by_kind.items())),
-                "flagged": dict(sorted(self.flagged.items()))}
+                "flagged": dict(sorted(self.flagged.items())), **({"note": self.note} if self.note else {})}
 
 
 class StoreWriter:

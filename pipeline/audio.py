@@ -13,7 +13,6 @@ from avemo.pipeline.config import MfccConfig
 from avemo.pipeline.media import check_file, read_audio_track
 from avemo.pipeline.threads import single_threaded_blas
 
-AUDIO_FILE_EXTS = (".wav", ".flac", ".ogg")
 #: Bumped whenever stored MFCCs change for the same params (part of the store params).
 ALGORITHM_VERSION = 1
 
@@ -21,20 +20,27 @@ ALGORITHM_VERSION = 1
 def load_audio(path: str | Path, sr: int) -> np.ndarray:
     """Samples of ``path`` at ``sr`` Hz, mono -> [shape=(n,)] float32.
 
-    Audio files go through ``librosa.load(path, sr=sr, mono=True)``; for a video file the
-    first audio track is decoded with FFmpeg, averaged to mono and resampled the same way
-    (soxr_hq, librosa's default).
+    What the file is comes from its bytes, not its name: a file libsndfile reads (WAV, FLAC, OGG,
+    AIFF, and MP3 with libsndfile >= 1.1, whatever its ending) goes through
+    ``librosa.load(path, sr=sr, mono=True)``; anything else (a video, an M4A, an MP3 libsndfile
+    lacks) is decoded with FFmpeg, averaged to mono and resampled the same way (soxr_hq,
+    librosa's default). Any sample rate and channel count.
     """
     import librosa
+    import soundfile
 
     path = check_file(path)
-    if path.suffix.lower() in AUDIO_FILE_EXTS:
+    try:
+        soundfile.info(str(path))
+        sndfile = True
+    except Exception:  # libsndfile does not know the format: FFmpeg may
+        sndfile = False
+    if sndfile:
         try:
             with warnings.catch_warnings():
-                # librosa's audioread fallback warns; a broken file is reported as a failure instead
                 warnings.simplefilter("ignore", (UserWarning, FutureWarning))
                 y, _ = librosa.load(path, sr=sr, mono=True)
-        except Exception as exc:  # soundfile/audioread raise many unrelated types
+        except Exception as exc:  # soundfile raises many unrelated types
             raise MediaError(f"{path}: cannot be decoded as audio ({type(exc).__name__}: {exc})") from exc
     else:
         raw, rate = read_audio_track(path)

@@ -18,14 +18,14 @@ from avemo.features.inspect import clip_stats, draw_clip, format_clip_stats, for
 from avemo.features.inspect import verify as verify_store
 from avemo.fileio import atomic_write
 from avemo.params import jobs_of, section
-from avemo.pipeline.config import (CORPUS_KINDS, CorpusConfig, DemoConfig, FaceConfig, ManifestConfig, MfccConfig,
-                                   SplitConfig)
+from avemo.pipeline.config import (CORPUS_KINDS, CorpusConfig, DemoConfig, EgemapsConfig, FaceConfig, ManifestConfig,
+                                   MfccConfig, SplitConfig)
 from avemo.pipeline.corpora import scan_corpus
 from avemo.pipeline.demo import build_demo_corpus, build_rehearsal_corpus, write_unused_placeholder
-from avemo.pipeline.extract import FaceExtractor, MfccExtractor, run_extraction
+from avemo.pipeline.extract import EgemapsExtractor, FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.manifest import read_labels, read_manifest, write_manifest
-from avemo.pipeline.split import (check_folds, check_leakage, fold_path, load_split_files, make_folds, make_split,
-                                  speaker_finder)
+from avemo.pipeline.split import (LOSO, TEST_ONLY, check_folds, check_leakage, fold_path, load_split_files,
+                                  make_folds, make_split, speaker_finder)
 from avemo.pipeline.video import source_frames
 from avemo.splits import write_splits
 
@@ -107,9 +107,9 @@ def manifest(ctx, root, kind, out, exclude, no_exclude):
 @click.option("--seed", type=int, default=None, help="random seed (default 0)")
 @click.option("--stratify", type=click.Choice(["sex", "none"]), default=None,
               help="balance held-out actors by sex (default: sex)")
-@click.option("--folds", type=int, default=None,
+@click.option("--folds", type=str, default=None,
               help="write K actor-disjoint cross-validation folds into the folder --out (fold-0.json ...; "
-              "every actor in one test fold; 1: the single split)")
+              "every actor in one test fold; 1: the single split; loso: leave one speaker out, a fold per speaker)")
 @click.option("--check", is_flag=True, help="audit FILES (our JSON, or one CSV of clip ids per split) "
               "for actors in more than one split (each JSON on its own; k-fold records also for "
               "every actor in exactly one test fold); exit 1 on leakage")
@@ -157,7 +157,14 @@ def split(ctx, manifest_path, out, test_actors, val_actors, seed, stratify, fold
         write_splits(splits, out)
         for name, part in splits.parts.items():
             click.echo(f"split {name}: {len(part.actors)} actors, {part.n_clips} clips", err=True)
+        if splits.method == TEST_ONLY:
+            click.echo(f"split: {len(splits.parts['test'].actors)} speaker(s) only: {TEST_ONLY}", err=True)
         return
+    if folds != LOSO:
+        try:
+            folds = int(folds)
+        except ValueError:
+            raise click.BadParameter(f"{folds!r} is neither a number of folds nor {LOSO}", param_hint="--folds") from None
     records = make_folds(rows, folds, cfg, labels, kind)
     problems = check_folds(records) + [f"fold {i}: actor {a} in {', '.join(c)}" for i, r in enumerate(records)
                                        for a, c in check_leakage({n: list(p.clips) for n, p in r.parts.items()},
@@ -205,6 +212,8 @@ def _run_extraction(ctx, extractor, manifest_path, out, jobs, shard_size, force,
     jobs = jobs_of(params_of(ctx), jobs)
     report = run_extraction(read_manifest(manifest_path), out, extractor, store, jobs=jobs, force=force,
                             backend=backend, scheduler=scheduler)
+    if report.note:
+        click.echo(f"{extractor.modality}: {report.note}", err=True)
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(report.failures_by_kind.items()))
     click.echo(f"{extractor.modality}: {report.stored} stored, {report.skipped} already stored, "
                f"{report.failed} failed{f' ({kinds}; see {out}/failures.csv)' if report.failed else ''}"
@@ -225,6 +234,17 @@ def extract_mfcc(ctx, manifest_path, out, jobs, shard_size, force, summary, back
     """The paper's MFCC windows, (9, 40, 40) float32 per clip (params: the mfcc section)."""
     cfg = section(MfccConfig, params_of(ctx), "mfcc")
     _run_extraction(ctx, MfccExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary,
+                    backend, scheduler)
+
+
+@extract.command("egemaps")
+@_extraction_options
+@click.pass_context
+def extract_egemaps(ctx, manifest_path, out, jobs, shard_size, force, summary, backend, scheduler):
+    """openSMILE's eGeMAPS v02 functionals, (88,) float32 per clip, for the classical baseline
+    (params: the egemaps section; needs the egemaps extra)."""
+    cfg = section(EgemapsConfig, params_of(ctx), "egemaps")
+    _run_extraction(ctx, EgemapsExtractor(cfg), manifest_path, out, jobs, shard_size, force, summary,
                     backend, scheduler)
 
 

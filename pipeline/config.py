@@ -14,10 +14,11 @@ from avemo.params import require_positive
 FACE_STRATEGIES = ("track", "keyframes", "every")
 #: ``corpus.kind`` names: the one list of them (the registry of :mod:`avemo.pipeline.corpora`
 #: is keyed by these, checked at import).
-CORPUS_KINDS = ("crema-d", "ravdess", "labels-csv")
-#: ``corpus.ravdess_files`` choices: RAVDESS' audio-visual files, or its video-only files each
-#: paired with the audio-only WAV of the same recording.
-RAVDESS_FILES = ("av", "video+wav")
+CORPUS_KINDS = ("crema-d", "ravdess", "labels-csv", "emodb", "tess")
+#: ``corpus.ravdess_files`` choices: RAVDESS' audio-visual files, its video-only files each
+#: paired with the audio-only WAV of the same recording, its audio-only files alone (speech), or
+#: auto (the first of these the folder holds).
+RAVDESS_FILES = ("auto", "av", "video+wav", "audio")
 FACE_DETECTORS = ("hog", "cnn")
 BROKEN_CLIPS = ("1076_MTI_NEU_XX", "1076_MTI_SAD_XX", "1064_TIE_SAD_XX", "1064_IEO_DIS_MD")
 
@@ -36,8 +37,9 @@ class CorpusConfig:
     label_map: dict = field(default_factory=dict)
     #: ravdess: vocal channels to keep (speech, song).
     ravdess_channels: tuple[str, ...] = ("speech",)
-    #: ravdess: av (the audio-visual files) or video+wav (video-only files with their audio-only WAV).
-    ravdess_files: str = "av"
+    #: ravdess: av (the audio-visual files), video+wav (video-only files with their audio-only
+    #: WAV), audio (the audio-only files: a speech corpus) or auto (av, else video+wav, else audio).
+    ravdess_files: str = "auto"
     #: labels-csv: the CSV of ``path,label,speaker[,sex]`` (relative to ``root``).
     labels_csv: str = "labels.csv"
 
@@ -92,6 +94,25 @@ class DemoConfig:
         require_positive("actors", name, self.actors)
         if self.actors > 91:
             raise ConfigError(f"{name}.actors must be at most 91 (CREMA-D actor ids), got {self.actors}")
+
+
+#: ``egemaps.feature_set`` names: openSMILE's parameter sets of the Geneva Minimalistic Acoustic
+#: Parameter Set (Eyben et al. 2016), functionals per clip (eGeMAPSv02: 88 features).
+EGEMAPS_SETS = ("eGeMAPSv02", "GeMAPSv01b")
+
+
+@dataclass(frozen=True)
+class EgemapsConfig:
+    """The classical baseline's features: openSMILE's eGeMAPS functionals of the clip's audio at
+    ``sr`` Hz mono (the whole clip, not padded or cut)."""
+
+    feature_set: str = "eGeMAPSv02"
+    sr: int = 16000
+
+    def validate(self, name: str = "egemaps") -> None:
+        if self.feature_set not in EGEMAPS_SETS:
+            raise ConfigError(f"{name}.feature_set must be one of {', '.join(EGEMAPS_SETS)}, got {self.feature_set!r}")
+        require_positive("sr", name, self.sr)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,13 @@ from pathlib import Path
 from types import ModuleType
 
 from avemo.errors import ConfigError
-from avemo.pipeline import corpus_cremad, corpus_labels_csv, corpus_ravdess
+from avemo.pipeline import corpus_cremad, corpus_emodb, corpus_labels_csv, corpus_ravdess, corpus_tess
 from avemo.pipeline.config import CORPUS_KINDS, CorpusConfig, ManifestConfig
-from avemo.pipeline.manifest import ManifestResult
+from avemo.pipeline.manifest import ManifestResult, with_media
+from avemo.pipeline.media import has_audio_track
 
-KINDS: dict[str, ModuleType] = {m.NAME: m for m in (corpus_cremad, corpus_ravdess, corpus_labels_csv)}
+KINDS: dict[str, ModuleType] = {m.NAME: m for m in (corpus_cremad, corpus_ravdess, corpus_labels_csv, corpus_emodb,
+                                                     corpus_tess)}
 assert tuple(KINDS) == CORPUS_KINDS, "pipeline/config.py CORPUS_KINDS must list the kinds of KINDS"
 
 
@@ -37,8 +39,10 @@ def scan_corpus(root: str | Path, config: ManifestConfig = ManifestConfig(),
     """The manifest of the corpus at ``root`` of kind ``corpus.kind``, its labels put in the label
     set (``corpus.labels``, else the kind's own) through ``corpus.label_map``: a clip whose label
     has no image there is rejected with that reason, clips named in ``config.exclude`` are left
-    out and listed. Rows sorted by clip id."""
-    found = kind_of(corpus.kind).find(Path(root), corpus)
+    out and listed; each row's media said (a video without an audio file is probed for its own
+    track). Rows sorted by clip id."""
+    root = Path(root)
+    found = kind_of(corpus.kind).find(root, corpus)
     labels = tuple(corpus.labels) or found.labels
     result = ManifestResult(rejected=list(found.rejected), kind=found.kind, labels=labels)
     excluded = set(config.exclude)
@@ -53,5 +57,6 @@ def scan_corpus(root: str | Path, config: ManifestConfig = ManifestConfig(),
                                     "reason": f"label {row.emotion!r}{via} has no image in the label set "
                                     f"{', '.join(labels)} (corpus.labels, corpus.label_map)"})
             continue
+        row = with_media(row, lambda video: has_audio_track(root / video))
         result.rows.append(replace(row, emotion=name, label=labels.index(name)))
     return result

@@ -1,5 +1,6 @@
-"""Corpus kind ``crema-d``: ``VideoFlash/AAAA_SSS_EEE_LL.flv`` with ``AudioWAV/`` beside it;
-label, speaker, sentence and level from the name, sex from the bundled demographics."""
+"""Corpus kind ``crema-d``: ``VideoFlash/AAAA_SSS_EEE_LL.flv`` with ``AudioWAV/`` beside it
+(or ``AudioMP3/`` where a clip has no WAV); label, speaker, sentence and level from the name, sex
+from the bundled demographics. ``AudioWAV/`` (or ``AudioMP3/``) alone is a speech corpus."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from avemo.metadata import demographics
 from avemo.names import EMOTIONS, parse_clip_name
 from avemo.pipeline.config import CorpusConfig
 from avemo.pipeline.manifest import ManifestResult, ManifestRow, lfs_error, media_file
+from avemo.pipeline.media import AUDIO_EXTS
 
 NAME = "crema-d"
 #: The corpus' own labels, in class-index order (docs/architecture.md, data contracts).
 LABELS = EMOTIONS
-VIDEO_DIR, AUDIO_DIR = "VideoFlash", "AudioWAV"
+VIDEO_DIR, AUDIO_DIR, MP3_DIR = "VideoFlash", "AudioWAV", "AudioMP3"
 VIDEO_EXTS = (".flv", ".mp4", ".avi", ".mkv", ".mov", ".webm")
-AUDIO_EXTS = (".wav", ".flac")
 #: The paper holds out 10 test and 10 validation actors of 91.
 PAPER_HELD_OUT = 10
 
@@ -33,15 +34,16 @@ def row_of(clip_id: str, **files: object) -> ManifestRow:
 
 
 def find(root: Path, config: CorpusConfig) -> ManifestResult:
-    """Scan ``root/VideoFlash`` and ``root/AudioWAV``: rows sorted by clip id; names that do not
+    """Scan ``root/VideoFlash``, ``root/AudioWAV`` and ``root/AudioMP3`` (a clip's audio: its WAV,
+    else its MP3; an MP3 beside a WAV is not used): rows sorted by clip id; names that do not
     parse and stray files rejected with a reason; LFS pointer files stop the scan."""
     if not root.is_dir():
         raise CorpusError(f"corpus root {root} is not a folder: set corpus.root in params.yaml "
                           "to your CREMA-D checkout (the folder holding VideoFlash/ and AudioWAV/)")
     dirs = [(kind, root / name, exts) for kind, name, exts in
-            (("video", VIDEO_DIR, VIDEO_EXTS), ("audio", AUDIO_DIR, AUDIO_EXTS))]
+            (("video", VIDEO_DIR, VIDEO_EXTS), ("audio", AUDIO_DIR, AUDIO_EXTS), ("audio", MP3_DIR, AUDIO_EXTS))]
     if not any(d.is_dir() for _, d, _ in dirs):
-        raise CorpusError(f"corpus root {root} has neither {VIDEO_DIR}/ nor {AUDIO_DIR}/: "
+        raise CorpusError(f"corpus root {root} has none of {VIDEO_DIR}/, {AUDIO_DIR}/, {MP3_DIR}/: "
                           "is this a CREMA-D checkout? (corpus.kind is crema-d)")
     result = ManifestResult(kind=NAME, labels=LABELS)
     clips: dict[str, ManifestRow] = {}
@@ -60,6 +62,8 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
             except ClipNameError as exc:
                 result.rejected.append({"file": rel, "reason": str(exc)})
                 continue
+            if getattr(row, kind) and folder.name == MP3_DIR and row.audio.startswith(AUDIO_DIR + "/"):
+                continue  # the clip's WAV serves
             if getattr(row, kind):
                 result.rejected.append({"file": rel, "reason": f"duplicate {kind} for {row.clip_id} "
                                         f"(already have {getattr(row, kind)})"})

@@ -1,6 +1,7 @@
 """Corpus kind ``labels-csv``: any folder of recordings plus a CSV of ``path,label,speaker[,sex]``
 (a lab's own data; any label names). Paths are relative to the corpus root; a video's audio is
-its own track, or a same-named WAV/FLAC beside it."""
+its own track, or a same-named WAV/FLAC beside it; an audio file listed alone is a speech clip
+(a corpus of audio files is a speech corpus)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from avemo.errors import CorpusError
 from avemo.pipeline.config import CorpusConfig
 from avemo.pipeline.manifest import ManifestResult, ManifestRow, lfs_error, media_file
+from avemo.pipeline.media import AUDIO_EXTS as AUDIO_FILES
 
 NAME = "labels-csv"
 #: The corpus' own labels are the CSV's, sorted (set corpus.labels to fix their order).
@@ -37,7 +39,7 @@ def _read(table: Path) -> list[dict[str, str]]:
 
 def find(root: Path, config: CorpusConfig) -> ManifestResult:
     """One row per CSV line whose media exist; lines with a missing file, an empty label or
-    speaker, an audio-only file or a repeated path are rejected with the reason."""
+    speaker or a repeated path are rejected with the reason."""
     if not root.is_dir():
         raise CorpusError(f"corpus root {root} is not a folder: set corpus.root in params.yaml to the "
                           "folder your labels CSV's paths are relative to")
@@ -52,19 +54,22 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
             result.rejected.append({"file": where, "reason": "empty path, label or speaker"})
             continue
         file = root / path
-        if file.suffix.lower() in AUDIO_EXTS:
-            result.rejected.append({"file": where, "reason": "audio-only file: avemo needs a video (its "
-                                    "audio: the video's own track or a same-named WAV beside it)"})
-            continue
         if not file.exists():
             result.rejected.append({"file": where, "reason": "listed in the CSV but does not exist"})
             continue
-        size = media_file(root, file, VIDEO_EXTS, "video", result, pointers)
+        speech = file.suffix.lower() in AUDIO_FILES  # an audio file alone: a speech clip
+        size = media_file(root, file, AUDIO_FILES if speech else VIDEO_EXTS, "audio" if speech else "video",
+                          result, pointers)
         if size is None:
             continue
         clip_id = PurePosixPath(file.relative_to(root).as_posix()).with_suffix("").as_posix()
         if clip_id in rows:
             result.rejected.append({"file": where, "reason": f"listed twice (clip {clip_id})"})
+            continue
+        sex = entry.get("sex", "")
+        if speech:
+            rows[clip_id] = ManifestRow(clip_id, speaker, "", label, "", -1, "", file.relative_to(root).as_posix(),
+                                        None, size, sex=SEX.get(sex.lower(), sex), media="audio")
             continue
         audio, audio_bytes = "", None
         for ext in AUDIO_EXTS:
@@ -73,7 +78,6 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
                 audio_bytes = media_file(root, beside, AUDIO_EXTS, "audio", result, pointers)
                 audio = beside.relative_to(root).as_posix() if audio_bytes is not None else ""
                 break
-        sex = entry.get("sex", "")
         rows[clip_id] = ManifestRow(clip_id, speaker, "", label, "", -1, file.relative_to(root).as_posix(),
                                     audio, size, audio_bytes, sex=SEX.get(sex.lower(), sex))
     if pointers:

@@ -1,7 +1,9 @@
 """Corpus kind ``ravdess``: files named ``MM-VV-EE-II-SS-RR-AA`` anywhere under the root
 (``Actor_NN/`` folders as the dataset's archives unpack). Modality 01 audio-visual, 02 video-only,
 03 audio-only; vocal channel 01 speech, 02 song; emotion 01-08; intensity; statement;
-repetition; actor (odd male, even female). The audio-visual MP4s carry their audio inside."""
+repetition; actor (odd male, even female). The audio-visual MP4s carry their audio inside; the
+audio-only WAVs (``corpus.ravdess_files: audio``, or ``auto`` on a folder of them alone, as the
+``Audio_Speech_Actors_01-24`` download unpacks) make a speech corpus."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from avemo.errors import CorpusError
 from avemo.pipeline.config import CorpusConfig
 from avemo.pipeline.manifest import ManifestResult, ManifestRow, lfs_error, media_file
+from avemo.pipeline.media import AUDIO_EXTS as ANY_AUDIO
 
 NAME = "ravdess"
 #: RAVDESS' eight emotions (codes 01-08), named as CREMA-D names its six.
@@ -33,18 +36,26 @@ def parse(stem: str) -> tuple[str, ...] | None:
 BAD_NAME = "not a RAVDESS name MM-VV-EE-II-SS-RR-AA (modality-channel-emotion-intensity-statement-repetition-actor)"
 
 
-def _unused(codes: tuple[str, ...], stem: str, config: CorpusConfig, video_only: set[str]) -> str | None:
+def files_of(choice: str, modalities: set[str]) -> str:
+    """``corpus.ravdess_files`` resolved: ``auto`` is ``av`` where there are audio-visual files,
+    else ``video+wav`` where video-only files and audio-only WAVs both are, else ``audio``."""
+    if choice != "auto":
+        return choice
+    return "av" if "01" in modalities else "video+wav" if {"02", "03"} <= modalities else "audio"
+
+
+def _unused(codes: tuple[str, ...], stem: str, files: str, config: CorpusConfig, video_only: set[str]) -> str | None:
     """Why a RAVDESS file is no clip of this manifest (None: it is one; "": an audio-only WAV that
     is a selected video-only file's audio)."""
     modality, channel = codes[0], codes[1]
-    if modality == "03":
-        if config.ravdess_files != "av" and "02" + stem[2:] in video_only:
+    if modality == "03" and files != "audio":
+        if files == "video+wav" and "02" + stem[2:] in video_only:
             return ""
-        return (f"not used: audio-only file (corpus.ravdess_files is {config.ravdess_files}"
-                + (")" if config.ravdess_files == "av" else ", and no video-only file pairs with it)"))
-    if modality != ("01" if config.ravdess_files == "av" else "02"):
+        return (f"not used: audio-only file (corpus.ravdess_files is {files}"
+                + (")" if files == "av" else ", and no video-only file pairs with it)"))
+    if modality != {"av": "01", "video+wav": "02", "audio": "03"}[files]:
         kind = "audio-visual" if modality == "01" else "video-only"
-        return f"not used: {kind} file (corpus.ravdess_files is {config.ravdess_files})"
+        return f"not used: {kind} file (corpus.ravdess_files is {files})"
     if CHANNELS[channel] not in config.ravdess_channels:
         return f"not used: {CHANNELS[channel]} (corpus.ravdess_channels is {', '.join(config.ravdess_channels)})"
     return None
@@ -61,16 +72,26 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     wavs = {p.stem: p for p in files if p.suffix.lower() in AUDIO_EXTS}
     video_only = {p.stem for p in files if p.stem.startswith("02-") and p.suffix.lower() in VIDEO_EXTS}
+    chosen = files_of(config.ravdess_files, {c[0] for c in map(parse, (p.stem for p in files)) if c})
     rows: dict[str, ManifestRow] = {}
     for path in files:
         rel = path.relative_to(root).as_posix()
         codes = parse(path.stem)
-        reason = BAD_NAME if codes is None else _unused(codes, path.stem, config, video_only)
+        reason = BAD_NAME if codes is None else _unused(codes, path.stem, chosen, config, video_only)
         if reason is not None:
             if reason:  # "": an audio-only WAV kept as its video-only file's audio (below)
                 result.rejected.append({"file": rel, "reason": reason})
             continue
         modality, _, emotion, intensity, statement, _, actor = codes
+        sex = "Male" if int(actor) % 2 else "Female"
+        if modality == "03":  # an audio-only clip
+            size = media_file(root, path, ANY_AUDIO, "audio", result, pointers)
+            if size is not None and path.stem not in rows:
+                rows[path.stem] = ManifestRow(path.stem, actor, statement, LABELS[int(emotion) - 1], intensity, -1,
+                                              "", rel, None, size, sex=sex, media="audio")
+            elif size is not None:
+                result.rejected.append({"file": rel, "reason": f"duplicate of {rows[path.stem].audio}"})
+            continue
         size = media_file(root, path, VIDEO_EXTS, "video", result, pointers)
         if size is None:
             continue
@@ -89,7 +110,7 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
             result.rejected.append({"file": rel, "reason": f"duplicate of {rows[path.stem].video}"})
             continue
         rows[path.stem] = ManifestRow(path.stem, actor, statement, LABELS[int(emotion) - 1], intensity, -1,
-                                      rel, audio, size, audio_bytes, sex="Male" if int(actor) % 2 else "Female")
+                                      rel, audio, size, audio_bytes, sex=sex)
     if pointers:
         raise lfs_error(root, pointers)
     result.rows = [rows[c] for c in sorted(rows)]

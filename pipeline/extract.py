@@ -23,16 +23,18 @@ from avemo.features.schema import LOST, DatasetSpec, face_specs, mfcc_specs
 from avemo.features.writer import RunReport, SourceInfo, StoreWriter
 from avemo.fileio import file_sha256
 from avemo.params import to_dict
-from avemo.pipeline import audio, faces
+from avemo.pipeline import audio, egemaps, faces
 from avemo.pipeline.cluster import run_tasks, scratch_dir
-from avemo.pipeline.config import FaceConfig, MfccConfig
+from avemo.pipeline.config import EgemapsConfig, FaceConfig, MfccConfig
 from avemo.pipeline.detectors import make_detector
-from avemo.pipeline.manifest import ManifestRow
+from avemo.pipeline.manifest import ManifestRow, corpus_media
 from avemo.pipeline.threads import single_threaded_blas
 
 log = logging.getLogger(__name__)
 #: The summary's count of stored clips whose face was lost on some sampled frames.
 FACE_LOST = "face lost on some frames"
+#: What a clip of each manifest ``media`` holds.
+MEDIUM = {"av": ("audio", "video"), "audio": ("audio",), "video": ("video",)}
 
 
 class Extractor(Protocol):
@@ -40,6 +42,8 @@ class Extractor(Protocol):
 
     modality: str
     source_kinds: tuple[str, ...]
+    #: What a clip's media must hold for this stage: ``audio`` or ``video``.
+    needs: str
 
     def params(self) -> dict: ...
 
@@ -90,9 +94,18 @@ def run_extraction(rows: list[ManifestRow], out: str | Path, extractor: Extracto
                    progress: bool = True, backend: str = "local",
                    scheduler: str | None = None) -> RunReport:
     """Extract every manifest row not already stored (same params, same source hash).
-    ``backend``/``scheduler``: where the per-clip tasks run (:func:`avemo.pipeline.cluster.run_tasks`)."""
+    ``backend``/``scheduler``: where the per-clip tasks run (:func:`avemo.pipeline.cluster.run_tasks`).
+
+    A corpus none of whose clips has what the stage needs (faces of a speech corpus, audio of
+    silent videos) has nothing to extract: the store is written empty, and the report says why
+    (``note``). In a corpus of both, a clip that lacks it is a recorded failure."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(scratch_dir() / "numba"))
-    report = RunReport(total=len(rows))
+    note = ""
+    if rows and not any(extractor.needs in MEDIUM[r.media or "av"] for r in rows):
+        note = (f"the corpus is {corpus_media(rows)}-only: no clip has {extractor.needs}, nothing to extract "
+                f"(the {extractor.modality} store stays empty)")
+        rows = []
+    report = RunReport(total=len(rows), note=note)
     with StoreWriter(out, extractor.modality, extractor.params(), extractor.specs(),
                      shard_size=store.shard_size, compression=store.compression, force=force) as writer:
         todo: list[tuple[str, Path, SourceInfo]] = []
@@ -147,7 +160,7 @@ def _store_results(bar, writer: StoreWriter, extractor: Extractor, infos: dict, 
 class _StageExtractor:
     """What the stages share: params with the algorithm version, and the source file rule."""
 
-    config: MfccConfig | FaceConfig
+    config: MfccConfig | FaceConfig | EgemapsConfig
     #: Manifest columns to read from, in order of preference.
     source_kinds: tuple[str, ...] = ()
 
@@ -179,6 +192,7 @@ class MfccExtractor(_StageExtractor):
 
     source_kinds: tuple[str, ...] = ("audio", "video")
     modality: str = "mfcc"
+    needs: str = "audio"
 
     def algorithm_version(self) -> int:
         return audio.ALGORITHM_VERSION
@@ -194,11 +208,39 @@ class MfccExtractor(_StageExtractor):
 
 
 @dataclass(frozen=True)
+class EgemapsExtractor(_StageExtractor):
+    """The classical baseline's per-clip work: openSMILE's eGeMAPS functionals of the clip's audio
+    (its WAV when the manifest has one, else the video's track), at ``egemaps.sr`` Hz mono."""
+
+    source_kinds: tuple[str, ...] = ("audio", "video")
+    modality: str = "egemaps"
+    needs: str = "audio"
+
+    def algorithm_version(self) -> int:
+        return egemaps.ALGORITHM_VERSION
+
+    def params(self) -> dict:
+        """The stage's params, its algorithm version and openSMILE's version."""
+        return {**super().params(), "opensmile": egemaps.opensmile_version()}
+
+    def specs(self) -> tuple[DatasetSpec, ...]:
+        return (DatasetSpec("egemaps", (len(egemaps.feature_names(self.config.feature_set)),), "float32"),)
+
+    def warm_up(self) -> None:
+        egemaps.egemaps(np.zeros(self.config.sr, np.float32) + 1e-3, self.config.sr, self.config.feature_set)
+
+    def process(self, path: Path) -> dict[str, np.ndarray]:
+        y = audio.load_audio(path, self.config.sr)
+        return {"egemaps": egemaps.egemaps(y, self.config.sr, self.config.feature_set)}
+
+
+@dataclass(frozen=True)
 class FaceExtractor(_StageExtractor):
     """The face stage's per-clip work, on the clip's video file."""
 
     source_kinds: tuple[str, ...] = ("video",)
     modality: str = "faces"
+    needs: str = "video"
 
     def algorithm_version(self) -> int:
         return faces.ALGORITHM_VERSION

@@ -18,7 +18,11 @@ LFS_MAX_BYTES = 1024  # pointer files are ~130 bytes; media never this small
 #: ``actor`` is the speaker (any string), ``emotion`` the label's name in the label set and
 #: ``label`` its class index; ``sentence`` and ``level`` what the corpus' names say ("" if nothing).
 MANIFEST_COLUMNS = ("clip_id", "actor", "sentence", "emotion", "level", "label",
-                    "video", "audio", "video_bytes", "audio_bytes", "root", "sex")
+                    "video", "audio", "video_bytes", "audio_bytes", "root", "sex", "media")
+#: What a clip (and a corpus) has: ``av`` picture and sound, ``audio`` sound only (a speech
+#: corpus), ``video`` picture only (silent video). A corpus is ``av`` when any clip has both, or
+#: when its clips are of both kinds; the stages with nothing to do for a corpus do nothing.
+MEDIA = ("av", "audio", "video")
 REJECT_COLUMNS = ("file", "reason")
 
 
@@ -42,6 +46,9 @@ class ManifestRow:
     audio_bytes: int | None = None
     root: str = ""
     sex: str = ""
+    #: ``av``, ``audio`` or ``video`` (:data:`MEDIA`): what the clip's files hold ("" before the
+    #: scan has looked: :func:`with_media`).
+    media: str = ""
 
     def source(self, kind: str) -> Path | None:
         """The path of this clip's ``video`` or ``audio`` file, or None when it has none."""
@@ -56,9 +63,12 @@ class ManifestRow:
         def size(v: str) -> int | None:
             return int(v) if v else None
 
+        media = row.get("media") or ("av" if row["video"] else "audio")  # a manifest of avemo <= 0.1
+        if media not in MEDIA:
+            raise ValueError(f"media {media!r} of clip {row['clip_id']} is none of {', '.join(MEDIA)}")
         return cls(row["clip_id"], row["actor"], row["sentence"], row["emotion"], row["level"],
                    int(row["label"]), row["video"], row["audio"], size(row["video_bytes"]),
-                   size(row["audio_bytes"]), row["root"], row["sex"])
+                   size(row["audio_bytes"]), row["root"], row["sex"], media)
 
 
 @dataclass
@@ -76,6 +86,27 @@ class ManifestResult:
     def actors(self) -> list[str]:
         return sorted({r.actor for r in self.rows})
 
+    @property
+    def media(self) -> str:
+        """The corpus' media (:func:`corpus_media` of its rows)."""
+        return corpus_media(self.rows)
+
+
+def corpus_media(rows) -> str:
+    """``audio`` when every clip is sound only, ``video`` when every clip is picture only, else
+    ``av`` (also for no rows)."""
+    kinds = {r.media for r in rows}
+    return kinds.pop() if len(kinds) == 1 and kinds <= {"audio", "video"} else "av"
+
+
+def with_media(row: ManifestRow, has_track=None) -> ManifestRow:
+    """``row`` with its ``media`` set: a listed audio file is sound; a video without one has sound
+    when its container holds an audio track (``has_track(video)``, the path relative to the root,
+    probed without decoding)."""
+    if row.media:
+        return row
+    sound = bool(row.audio) or (bool(row.video) and has_track is not None and has_track(row.video))
+    return replace(row, media="av" if row.video and sound else "video" if row.video else "audio")
 
 def is_lfs_pointer(path: Path, size: int) -> bool:
     if size > LFS_MAX_BYTES:
@@ -164,7 +195,8 @@ def write_manifest(result: ManifestResult, root: str | Path, out: str | Path) ->
     _write_csv(out, MANIFEST_COLUMNS, rows)
     rej = rejected_path(out)
     _write_csv(rej, REJECT_COLUMNS, rejected)
-    atomic_write(labels_path(out), json.dumps({"kind": result.kind, "labels": list(result.labels)}, indent=1) + "\n")
+    atomic_write(labels_path(out), json.dumps({"kind": result.kind, "labels": list(result.labels),
+                                               "media": result.media}, indent=1) + "\n")
     return out, rej
 
 

@@ -10,6 +10,10 @@ import numpy as np
 
 from avemo.errors import MediaError
 
+#: File endings a corpus lists as audio files (what they hold is read from their bytes, not the
+#: ending: :func:`avemo.pipeline.audio.load_audio`).
+AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma")
+
 
 def check_file(path: str | Path) -> Path:
     """The path, if it is a non-empty file; else MediaError saying which it is not."""
@@ -44,6 +48,16 @@ def open_video(path: str | Path) -> tuple["av.container.InputContainer", "av.Vid
     stream = container.streams.video[0]
     stream.thread_type = "NONE"
     return container, stream
+
+
+def has_audio_track(path: str | Path) -> bool:
+    """Whether a media file's container holds an audio stream (probed, nothing decoded); False
+    for a file that cannot be opened (its failure is the extraction stage's to record)."""
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
 
 
 def iter_audio(path: str | Path) -> Iterator[tuple[int, np.ndarray]]:

@@ -14,11 +14,17 @@ from avemo.params import to_dict
 from avemo.pipeline.config import SplitConfig
 from avemo.pipeline.corpora import KINDS, kind_of
 from avemo.pipeline.corpus_ravdess import SEARCH as RAVDESS_SEARCH
-from avemo.pipeline.manifest import ManifestRow
+from avemo.pipeline.manifest import ManifestRow, corpus_media
 from avemo.splits import SPLITS, SplitPart, Splits, read_splits
 
 #: The group of actors whose sex the corpus does not say (stratified as one more group).
 UNKNOWN_SEX = "unknown"
+#: The method of a split record of a corpus with fewer than three speakers (TESS' two): no
+#: speaker-independent split exists, so every clip is a test clip (a cross-corpus test set).
+TEST_ONLY = ("test only: fewer than 3 speakers, no speaker-independent train/validation/test split exists; "
+             "every clip is in the test split (a cross-corpus test set: avemo evaluate --split all)")
+#: ``eval.folds`` / ``--folds`` for leave-one-speaker-out: one fold per speaker.
+LOSO = "loso"
 
 
 def _take(rng: np.random.Generator, pool: list[str], n: int) -> list[str]:
@@ -51,15 +57,22 @@ def make_split(rows: list[ManifestRow], config: SplitConfig = SplitConfig(),
 
     With ``stratify='sex'`` each held-out split gets the sexes in the corpus' proportion (CREMA-D:
     48 male, 43 female actors; actors of unknown sex are one more group). Deterministic for a seed.
+    A corpus of one or two speakers gets a test-only record (:data:`TEST_ONLY`).
     """
     labels = tuple(labels) or tuple(sorted({r.emotion for r in rows}))
     actors = sorted({r.actor for r in rows})
     n_test, n_val = held_out_counts(config, kind, len(actors))
     need = n_test + n_val + 1
     if len(actors) < need:
-        raise SplitError(f"the manifest has {len(actors)} actor(s), but {n_test} test and {n_val} validation "
-                         f"actors (split.test_actors, split.val_actors) need at least {need} (one left for "
-                         "training): lower them in params.yaml")
+        if len(actors) >= 3 or not actors:
+            raise SplitError(f"the manifest has {len(actors)} actor(s), but {n_test} test and {n_val} validation "
+                             f"actors (split.test_actors, split.val_actors) need at least {need} (one left for "
+                             "training): lower them in params.yaml")
+        # fewer speakers than any speaker-independent split needs (test, validation, training):
+        # every clip is a test clip, for cross-corpus evaluation (training on it is refused)
+        assignment = {"test": actors, "val": [], "train": []}
+        return Splits(_parts(rows, assignment, labels), TEST_ONLY, config.seed, to_dict(config), corpus=kind,
+                      labels=labels, media=corpus_media(rows))
     rng = np.random.default_rng(config.seed)
     if config.stratify == "sex":
         sex = {r.actor: r.sex or UNKNOWN_SEX for r in rows}
@@ -83,7 +96,8 @@ def make_split(rows: list[ManifestRow], config: SplitConfig = SplitConfig(),
         method = "actor-disjoint, uniform over actors"
     held = set(test) | set(val)
     assignment = {"test": test, "val": val, "train": [a for a in actors if a not in held]}
-    return Splits(_parts(rows, assignment, labels), method, config.seed, to_dict(config), corpus=kind, labels=labels)
+    return Splits(_parts(rows, assignment, labels), method, config.seed, to_dict(config), corpus=kind, labels=labels,
+                  media=corpus_media(rows))
 
 
 def _parts(rows: list[ManifestRow], assignment: dict[str, list[str]], labels: tuple[str, ...]) -> dict[str, SplitPart]:
@@ -98,10 +112,11 @@ def _parts(rows: list[ManifestRow], assignment: dict[str, list[str]], labels: tu
     return parts
 
 
-def make_folds(rows: list[ManifestRow], k: int, config: SplitConfig = SplitConfig(),
+def make_folds(rows: list[ManifestRow], k: int | str, config: SplitConfig = SplitConfig(),
                labels: tuple[str, ...] = (), kind: str = "crema-d") -> list[Splits]:
     """``k`` actor-disjoint folds: every actor in exactly one fold's test split; each fold's
     validation actors (``split.val_actors``) drawn from the other actors, the rest train.
+    ``k='loso'``: leave one speaker out, one fold per speaker (its test split that speaker alone).
 
     With ``stratify='sex'`` actors are dealt to the test folds sex by sex (so each fold holds the
     sexes in about the corpus' proportion) and validation actors are drawn per sex as
@@ -111,14 +126,17 @@ def make_folds(rows: list[ManifestRow], k: int, config: SplitConfig = SplitConfi
         return [make_split(rows, config, labels, kind)]
     labels = tuple(labels) or tuple(sorted({r.emotion for r in rows}))
     actors = sorted({r.actor for r in rows})
+    loso = k == LOSO
+    if loso:
+        k = len(actors)
     _, n_val = held_out_counts(config, kind, len(actors))
     if not isinstance(k, int) or k < 2 or len(actors) < k or len(actors) - -(-len(actors) // k) < n_val + 1:
         raise SplitError(f"{k} folds of {len(actors)} actor(s) with {n_val} validation actors each leave no "
                          "training actor (or a fold without test actors): lower eval.folds or split.val_actors")
     rng = np.random.default_rng(config.seed)
     sex = {r.actor: (r.sex or UNKNOWN_SEX) if config.stratify == "sex" else "all" for r in rows}
-    dealt: list[str] = []
-    for group in sorted(set(sex.values())):  # sex by sex, each shuffled, dealt round-robin
+    dealt: list[str] = list(actors) if loso else []  # LOSO: fold i tests the i-th speaker (sorted)
+    for group in sorted(set(sex.values())) if not loso else ():  # sex by sex, shuffled, dealt round-robin
         members = [a for a in actors if sex[a] == group]
         dealt += [members[i] for i in rng.permutation(len(members))]
     folds = []
@@ -130,10 +148,13 @@ def make_folds(rows: list[ManifestRow], k: int, config: SplitConfig = SplitConfi
             val += _take(rng, pool[g], n)
         held = set(test) | set(val)
         assignment = {"test": test, "val": sorted(val), "train": [a for a in actors if a not in held]}
-        method = f"actor-disjoint {k}-fold cross-validation, fold {fold}" + (", stratified by sex"
-                                                                              if config.stratify == "sex" else "")
+        method = (f"leave one speaker out ({k} speakers), fold {fold}: speaker {test[0]}" if loso else
+                  f"actor-disjoint {k}-fold cross-validation, fold {fold}") + (
+            ", validation stratified by sex" if loso and config.stratify == "sex" else
+            ", stratified by sex" if config.stratify == "sex" else "")
         folds.append(Splits(_parts(rows, assignment, labels), method, config.seed,
-                            {**to_dict(config), "folds": k, "fold": fold}, corpus=kind, labels=labels))
+                            {**to_dict(config), "folds": k, "fold": fold, "loso": loso}, corpus=kind, labels=labels,
+                            media=corpus_media(rows)))
     return folds
 
 

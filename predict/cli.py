@@ -12,23 +12,26 @@ import click
 
 from avemo.cli import params_of
 from avemo.params import section
+from avemo.pipeline.media import AUDIO_EXTS
 from avemo.predict.config import PredictConfig
 
 #: What a folder input contributes: every file with one of these extensions, below it.
 VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".flv", ".webm", ".mpg", ".mpeg", ".wmv")
 
 
-def expand_inputs(inputs: tuple[str, ...], stdin=None) -> list[Path]:
-    """Files as given, folders as every video below them (sorted), ``-`` as one path per line
-    of stdin; UsageError naming an input that is none of these."""
+def expand_inputs(inputs: tuple[str, ...], stdin=None, exts: tuple[str, ...] = VIDEO_EXTS) -> list[Path]:
+    """Files as given, folders as every file below them with one of ``exts`` (videos; for an
+    audio-only model also audio files), sorted, ``-`` as one path per line of stdin; UsageError
+    naming an input that is none of these."""
     paths: list[Path] = []
     for item in inputs:
         if item == "-":
             paths += [Path(line.strip()) for line in (stdin or sys.stdin) if line.strip()]
         elif Path(item).is_dir():
-            found = sorted(p for p in Path(item).rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
+            found = sorted(p for p in Path(item).rglob("*") if p.is_file() and p.suffix.lower() in exts)
             if not found:
-                raise click.UsageError(f"{item} holds no video ({', '.join(VIDEO_EXTS)})")
+                raise click.UsageError(f"{item} holds no {'video' if exts == VIDEO_EXTS else 'media'} file "
+                                       f"({', '.join(exts)})")
             paths += found
         else:
             paths.append(Path(item))  # missing or unreadable files fail one by one, named
@@ -53,7 +56,7 @@ def expand_inputs(inputs: tuple[str, ...], stdin=None) -> list[Path]:
 @click.option("--hop", type=float, help="step between windows, s (default: predict.hop)")
 @click.pass_context
 def predict_cmd(ctx, model_path, inputs, out, timelines, audio_dir, silent_audio, window, hop):
-    """Predict the emotion of each input video with a trained model: the label and every class'
+    """Predict the emotion of each input video (or audio file, with an audio-only model) with a trained model: the label and every class'
     probability; recordings longer than predict.window get a timeline of windows.
     Exit 1 when any input failed (each failure is named; the others are predicted)."""
     from tqdm import tqdm
@@ -65,7 +68,8 @@ def predict_cmd(ctx, model_path, inputs, out, timelines, audio_dir, silent_audio
 
     cfg = section(PredictConfig, params_of(ctx), "predict", window=window, hop=hop)
     predictor = Predictor(model_path, cfg)
-    files = expand_inputs(inputs)
+    audio_only = predictor.faces is None
+    files = expand_inputs(inputs, exts=VIDEO_EXTS + AUDIO_EXTS if audio_only else VIDEO_EXTS)
     folder = Path(timelines) if timelines else (Path(out).with_suffix(".timelines") if out
                                                 else Path("predictions.timelines"))
     results, taken = [], set()

@@ -70,6 +70,10 @@ def read_model_info(model_path: str | Path, inputs: tuple[str, ...] = ("faces", 
     if lacking:
         raise ModelError(f"{model_path} does not record {' and '.join(lacking)} it was trained with (a model made "
                          f"before avemo recorded them in its sidecar {sidecar.name}): {RETRAIN}")
+    if doc.get("normalise") == "speaker":
+        raise ModelError(f"{model_path} was trained with train.normalise: speaker (each speaker's MFCCs standardised "
+                         "with that speaker's statistics over all of its clips): one recording alone has no speaker "
+                         "statistics to predict with. Predict with a model trained with train.normalise: split")
     face = _config(FaceConfig, store_params["faces"], faces.ALGORITHM_VERSION, "face crops", model_path) \
         if "faces" in inputs else None
     mfcc = _config(MfccConfig, store_params["mfcc"], audio.ALGORITHM_VERSION, "MFCCs", model_path) \

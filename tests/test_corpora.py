@@ -224,7 +224,7 @@ def _pipeline(runner, work: Path, corpus: dict) -> tuple[Path, Path, Path]:
     """manifest -> split -> extract (8 frames of 32x32) -> train maxpool 2 epochs -> evaluate."""
     work.mkdir()
     params = _params(work / "params.yaml", corpus=corpus, faces={"n_frames": 8, "size": 32}, jobs=1,
-                     train={"epochs": 2, "batch_size": 4, "lr": 0.001}, eval={"replicates": 200})
+                     train={"schedule": "paper", "epochs": 2, "batch_size": 4, "lr": 0.001}, eval={"replicates": 200})
     _run(runner, params, "manifest", "--out", str(work / "m.csv"))
     _run(runner, params, "split", "--manifest", str(work / "m.csv"), "--out", str(work / "s.json"))
     for modality in ("mfcc", "faces"):

@@ -66,7 +66,7 @@ def test_one_fold_is_the_single_split_and_impossible_folds_are_refused():
         section(EvalConfig, {"eval": {"seeds": [1, 1]}}, "eval")
 
 
-TRAIN = TrainConfig(epochs=1, batch_size=4, lr=1e-3, variants=("maxpool", "gru"))
+TRAIN = TrainConfig(schedule="paper", epochs=1, batch_size=4, lr=1e-3, variants=("maxpool", "gru"))
 EVAL = EvalConfig(folds=2, seeds=(0, 1), modalities=("av", "face"), replicates=200)
 
 

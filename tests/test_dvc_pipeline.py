@@ -29,8 +29,8 @@ AFTER_TRAINING = TRAIN | EVAL | {"embed"} | HEADS | {"report"}
 # one epoch, two variants.
 TINY = {"jobs": 1, "demo": {"actors": 4}, "split": {"test_actors": 1, "val_actors": 1},
         "faces": {"n_frames": 8, "size": 32},
-        "train": {"epochs": 1, "demo_epochs": 1, "threads": 1, "variants": list(VARIANTS)},
-        "heads": {"backbone": "gru", "epochs": 2}}
+        "train": {"epochs": 1, "converge_epochs": 1, "threads": 1, "variants": list(VARIANTS)},
+        "heads": {"backbone": "gru", "epochs": 2, "converge_epochs": 2}}
 
 
 def _merge(params: dict, changes: dict) -> dict:
@@ -101,7 +101,7 @@ def project(tmp_path_factory) -> Project:
 
 def test_repro_builds_everything_then_caches(project):
     ran = project.repro()
-    assert ran == {"demo", "manifest", "split", "faces", "mfcc", "folds", "cv"} | AFTER_TRAINING
+    assert ran == {"demo", "manifest", "split", "faces", "mfcc", "egemaps", "baseline", "folds", "cv"} | AFTER_TRAINING
     assert json.loads((project.root / "metrics" / "cv.json").read_text())["active"] is False  # defaults: Table I
     root = project.root
     assert (root / "data" / "demo" / "AVEMO_DEMO_CORPUS.txt").is_file()
@@ -175,7 +175,7 @@ def test_exp_run_with_a_param_override(project):
     project.run("git", "add", "-A")
     project.run("git", "commit", "-q", "-m", "params")
     before = _metrics(project, "eval"), _metrics(project, "heads/eval")
-    out = project.dvc("exp", "run", "-S", "train.demo_epochs=2").stdout  # the demo's own epoch count
+    out = project.dvc("exp", "run", "-S", "train.converge_epochs=2").stdout  # the small corpus' schedule
     # A train.* change re-runs training and what follows it only (not the demo, manifest, split,
     # faces or mfcc stages); the report only when a metrics file it reads changed.
     ran = set(re.findall(r"Running stage '([^']+)'", out))
@@ -186,7 +186,7 @@ def test_exp_run_with_a_param_override(project):
     # `dvc exp show` lists the experiment with its params and every variant's metrics.
     shown = json.loads(project.dvc("exp", "show", "--json").stdout)
     exps = [rev["data"] for row in shown for exp in row.get("experiments") or [] for rev in exp["revs"]]
-    exp = next(d for d in exps if d["params"]["params.yaml"]["data"]["train"]["demo_epochs"] == 2)
+    exp = next(d for d in exps if d["params"]["params.yaml"]["data"]["train"]["converge_epochs"] == 2)
     for v in VARIANTS:
         assert "macro" in exp["metrics"][f"metrics/eval/{v}.json"]["data"]
 

@@ -26,7 +26,7 @@ def demo_store(tmp_path_factory, demo_corpus):
     root = tmp_path_factory.mktemp("heads")
     _, splits = small_stores(demo_corpus, root)
     backbone = train_variant("gru", root / "store", splits, root / "gru.keras",
-                             TrainConfig(epochs=1, batch_size=4, lr=1e-3), verbose=0).model_path
+                             TrainConfig(schedule="paper", epochs=1, batch_size=4, lr=1e-3), verbose=0).model_path
     return root, splits, backbone
 
 
@@ -59,19 +59,19 @@ def test_embeddings_equal_the_backbone_outputs(demo_store, tmp_path):
 def test_stores_and_heads_of_two_backbones_are_refused_together(demo_store, tmp_path):
     root, splits, model_path = demo_store
     other = train_variant("maxpool", root / "store", splits, tmp_path / "other.keras",
-                          TrainConfig(epochs=1, batch_size=4, lr=1e-3, seed=7), verbose=0).model_path
+                          TrainConfig(schedule="paper", epochs=1, batch_size=4, lr=1e-3, seed=7), verbose=0).model_path
     embed_store(model_path, root / "store", tmp_path / "emb", progress=False)
     with pytest.raises(StoreParamsError, match="refusing to mix"):
         embed_store(other, root / "store", tmp_path / "emb", progress=False)
     with pytest.raises(StoreError, match="not the one the embeddings were made with"):
-        train_head("lstm", tmp_path / "emb", splits, tmp_path / "h.keras", HeadsConfig(epochs=1), backbone=other,
+        train_head("lstm", tmp_path / "emb", splits, tmp_path / "h.keras", HeadsConfig(schedule="paper", epochs=1), backbone=other,
                    verbose=0)
 
 
 def test_head_training_and_reassembly(demo_store, tmp_path):
     root, splits, model_path = demo_store
     embed_store(model_path, root / "store", tmp_path / "emb", progress=False)
-    cfg = HeadsConfig(epochs=6, batch_size=4, lr=3e-3, patience=6)
+    cfg = HeadsConfig(schedule="paper", epochs=6, batch_size=4, lr=3e-3, patience=6)
     r = train_head("transformer", tmp_path / "emb", splits, tmp_path / "t.keras", cfg, verbose=0)
     losses = r.history["loss"]
     assert len(losses) == 6 and losses[-1] < losses[0]  # the head learns on the demo embeddings

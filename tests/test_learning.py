@@ -29,7 +29,7 @@ ACTORS = 24  # 3 test, 3 validation, 18 training actors (108 training clips)
 #: it converges within the epochs given (patience: the best validation loss is restored).
 PARAMS = {"split": {"test_actors": 3, "val_actors": 3, "stratify": "none", "seed": 0},
           "faces": {"n_frames": 8, "size": 32},
-          "train": {"epochs": 30, "batch_size": 8, "lr": 0.001, "patience": 8, "seed": 0, "threads": 2}}
+          "train": {"schedule": "paper", "epochs": 30, "batch_size": 8, "lr": 0.001, "patience": 8, "seed": 0, "threads": 2}}
 
 
 def _invoke(*args) -> None:

@@ -43,7 +43,7 @@ def trained(tmp_path_factory, crema_dir):
     build_demo_corpus(crema_dir, demo_corpus, DemoConfig(actors=12, seed=3), jobs=2, progress=False)
     _, splits = small_stores(demo_corpus, root)
     model = train_variant("maxpool", root / "store", splits, root / "maxpool.keras",
-                          TrainConfig(epochs=30, batch_size=8, lr=1e-3, patience=30), verbose=0).model_path
+                          TrainConfig(schedule="paper", epochs=30, batch_size=8, lr=1e-3, patience=30), verbose=0).model_path
     metrics = evaluate_variant(model, root / "store", splits, root / "eval.json", root / "plots")
     return root, demo_corpus, model, metrics
 

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import csv
 import json
 import os
@@ -58,7 +60,7 @@ def test_variant_structure(variant):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_trains_saves_and_loads(tiny, tmp_path, variant):
     store, splits = tiny
-    cfg = TrainConfig(epochs=4, batch_size=8, lr=2e-3, patience=10, seed=1)
+    cfg = TrainConfig(schedule="paper", epochs=4, batch_size=8, lr=2e-3, patience=10, seed=1)
     r = train_variant(variant, store, splits, tmp_path / f"{variant}.keras", cfg,
                       history_csv=tmp_path / "history.csv", verbose=0)
     loss = r.history["loss"]
@@ -82,7 +84,7 @@ def test_batchnorm_statistics_settle_on_a_small_training_set(tiny, tmp_path):
     after two epochs; the trained model's must be close to the data's."""
     store, splits = tiny
     r = train_variant("maxpool", store, splits, tmp_path / "m.keras",
-                      TrainConfig(epochs=2, batch_size=8, lr=1e-3, patience=5, seed=0), verbose=0)
+                      TrainConfig(schedule="paper", epochs=2, batch_size=8, lr=1e-3, patience=5, seed=0), verbose=0)
     model = load_model(r.model_path)
     cnn = model.get_layer("face_cnn_steps").layer
     bn = cnn.get_layer("block1").bn
@@ -122,7 +124,7 @@ def test_batchnorm_normalises_all_time_steps_with_one_set_of_statistics(stack):
 
 def test_training_is_deterministic(tiny, tmp_path):
     store, splits = tiny
-    cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-3, seed=3)
+    cfg = TrainConfig(schedule="paper", epochs=2, batch_size=8, lr=1e-3, seed=3)
     a = train_variant("maxpool", store, splits, tmp_path / "a.keras", cfg, verbose=0)
     b = train_variant("maxpool", store, splits, tmp_path / "b.keras", cfg, verbose=0)
     wa, wb = load_model(a.model_path).get_weights(), load_model(b.model_path).get_weights()
@@ -221,14 +223,14 @@ def test_clear_errors_for_empty_split_and_missing_modality(tiny, tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps(doc))
     with pytest.raises(StoreError, match="train split has no clip"):
-        train_variant("gru", store, empty, tmp_path / "m.keras", TrainConfig(epochs=1), verbose=0)
+        train_variant("gru", store, empty, tmp_path / "m.keras", TrainConfig(schedule="paper", epochs=1), verbose=0)
     only_mfcc = tmp_path / "store"
     only_mfcc.mkdir()
     import shutil
 
     shutil.copytree(store / "mfcc", only_mfcc / "mfcc")
     with pytest.raises(StoreError, match="lacks the faces modality"):
-        train_variant("gru", only_mfcc, splits, tmp_path / "m.keras", TrainConfig(epochs=1), verbose=0)
+        train_variant("gru", only_mfcc, splits, tmp_path / "m.keras", TrainConfig(schedule="paper", epochs=1), verbose=0)
 
 
 def test_cli_train_evaluate(tiny, tmp_path):
@@ -266,7 +268,7 @@ def test_cli_train_evaluate(tiny, tmp_path):
 
 def test_streaming_path_trains_on_the_same_clips(tiny, tmp_path):
     store, splits = tiny
-    cfg = TrainConfig(epochs=2, batch_size=8, lr=2e-3, seed=2, stream=True)
+    cfg = TrainConfig(schedule="paper", epochs=2, batch_size=8, lr=2e-3, seed=2, stream=True)
     r = train_variant("maxpool", store, splits, tmp_path / "s.keras", cfg, verbose=0)
     assert r.n_train == 48 and r.n_val == 12 and len(r.history["loss"]) == 2
     assert all(np.isfinite(r.history["loss"])) and r.history["loss"][1] < r.history["loss"][0]
@@ -285,7 +287,7 @@ def test_every_input_mode_learns_the_same_model(tiny, tmp_path):
     runs = {}
     for mode, stream, lean, epochs in (("memory", False, False, 2), ("streamed", True, False, 2),
                                        ("memory1", False, False, 1), ("lean", True, True, 1)):
-        cfg = TrainConfig(epochs=epochs, batch_size=8, lr=1e-3, seed=4, stream=stream, low_memory=lean)
+        cfg = TrainConfig(schedule="paper", epochs=epochs, batch_size=8, lr=1e-3, seed=4, stream=stream, low_memory=lean)
         r = train_variant("maxpool", store, splits, tmp_path / f"{mode}.keras", cfg, verbose=0)
         side = json.loads((tmp_path / f"{mode}.json").read_text())
         assert (side["stream"], side["low_memory"]) == (stream, lean)
@@ -359,31 +361,28 @@ def test_in_memory_training_over_budget_streams_or_stops_before_loading(tiny, tm
     from avemo.errors import ConfigError
 
     store, splits = tiny
-    cfg = TrainConfig(epochs=1, batch_size=8, lr=1e-3, seed=0, memory_gb=0.001)
+    cfg = TrainConfig(schedule="paper", epochs=1, batch_size=8, lr=1e-3, seed=0, memory_gb=0.001)
     r = train_variant("maxpool", store, splits, tmp_path / "auto.keras", cfg, verbose=0)
     side = json.loads((tmp_path / "auto.json").read_text())
     assert side["stream"] is True and "streaming from the shards" in r.input and r.n_train == 48
-    r = train_variant("maxpool", store, splits, tmp_path / "mem.keras", TrainConfig(epochs=1, batch_size=8), verbose=0)
+    r = train_variant("maxpool", store, splits, tmp_path / "mem.keras", TrainConfig(schedule="paper", epochs=1, batch_size=8), verbose=0)
     assert json.loads((tmp_path / "mem.json").read_text())["stream"] is False and "in memory" in r.input
     with pytest.raises(ConfigError, match="in-memory training needs"):
         train_variant("maxpool", store, splits, tmp_path / "no.keras",
-                      TrainConfig(epochs=1, batch_size=8, stream=False, memory_gb=0.001), verbose=0)
+                      TrainConfig(schedule="paper", epochs=1, batch_size=8, stream=False, memory_gb=0.001), verbose=0)
     assert not (tmp_path / "no.keras").exists() and not (tmp_path / "no.json").exists()
 
 
-def test_demo_settings_apply_only_on_the_demo_corpus(tmp_path):
-    from avemo.corpus import DEMO_MARKER
-
-    cfg = TrainConfig(epochs=15, lr=1e-4, batch_size=16, demo_epochs=3, demo_lr=2e-3, demo_batch_size=4)
-    real = tmp_path / "crema"
-    real.mkdir()
-    assert cfg.for_corpus(real) == cfg and cfg.for_corpus(None) == cfg
-    (tmp_path / "demo").mkdir()
-    (tmp_path / "demo" / DEMO_MARKER).write_text("demo")
-    demo = cfg.for_corpus(tmp_path / "demo")
-    assert (demo.epochs, demo.lr, demo.batch_size) == (3, 2e-3, 4)
-    kept = cfg.for_corpus(tmp_path / "demo", keep=("lr",))  # --lr given on the command line
-    assert (kept.epochs, kept.lr, kept.batch_size) == (3, 1e-4, 4)
+def test_schedule_auto_is_the_papers_on_a_large_split_and_converge_on_a_small_one():
+    cfg = TrainConfig(epochs=15, lr=1e-4, patience=5, converge_epochs=200, converge_lr=1e-3, converge_patience=10,
+                      paper_min_clips=2000)
+    paper, rec = cfg.for_split(5700)  # CREMA-D's training split: exactly the paper's settings
+    assert paper == cfg and rec["name"] == "paper" and (rec["epochs"], rec["lr"], rec["patience"]) == (15, 1e-4, 5)
+    small, rec = cfg.for_split(60)
+    assert rec["name"] == "converge" and (small.epochs, small.lr, small.patience) == (200, 1e-3, 10)
+    assert small.batch_size == cfg.batch_size and "60 training clips < train.paper_min_clips 2000" in rec["why"]
+    forced, rec = replace(cfg, schedule="paper").for_split(60)
+    assert forced.epochs == 15 and rec["why"] == "train.schedule: paper"
 
 
 def test_mirrored_strategy_on_two_logical_cpu_devices(tiny, tmp_path):

@@ -35,23 +35,26 @@ def _cfg(ctx, heads: bool = False, **overrides):
 @click.option("--splits", type=click.Path(exists=True, dir_okay=False), required=True, help="splits.json")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="model file (.keras)")
 @click.option("--history", type=click.Path(dir_okay=False), help="per-epoch history CSV")
-@click.option("--epochs", type=int, help="maximum epochs (default: train.epochs, 15)")
+@click.option("--epochs", type=int, help="maximum epochs of either schedule (default: train.epochs, 15; "
+              "converge: train.converge_epochs)")
 @click.option("--batch-size", type=int, help="batch size (default: train.batch_size, 16)")
-@click.option("--lr", type=float, help="Adam learning rate (default: train.lr, 1e-4)")
+@click.option("--lr", type=float, help="Adam learning rate of either schedule (default: train.lr, 1e-4; "
+              "converge: train.converge_lr)")
 @click.option("--seed", type=int, help="random seed (default: train.seed, 0)")
-@click.option("--patience", type=int, help="early-stopping patience in epochs (default: train.patience)")
+@click.option("--patience", type=int, help="early-stopping patience in epochs of either schedule "
+              "(default: train.patience; converge: train.converge_patience)")
+@click.option("--schedule", type=click.Choice(["auto", "paper", "converge"]),
+              help="the paper's fixed settings or training to convergence (default: train.schedule, auto: "
+              "the paper's on train.paper_min_clips training clips or more)")
 @click.option("--stream/--in-memory", default=None,
               help="read clips from the shards while training, or load the splits into memory "
               "(default: train.stream, auto = in memory when it fits train.memory_gb)")
-@click.option("--corpus-root", type=click.Path(),
-              help="corpus the store was made from; on the demo corpus train.demo_epochs, demo_lr and "
-              "demo_batch_size apply (unless --epochs, --lr or --batch-size is given)")
 @click.option("--strategy", type=click.Choice(STRATEGIES),
               help="tf.distribute strategy (default: train.strategy, auto = MirroredStrategy on 2+ GPUs)")
 @click.option("--cpu-devices", type=int, help="split the CPU into N logical devices (try `mirrored` without GPUs)")
 @click.pass_context
 def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, epochs, batch_size, lr, seed,
-              patience, stream, corpus_root, strategy, cpu_devices):
+              patience, schedule, stream, strategy, cpu_devices):
     """Train one variant end to end from the feature store (no video or audio is decoded), or with
     --embeddings only its head on a trained backbone's cached embeddings (seconds on a CPU)."""
     from avemo.training.train import train_variant
@@ -59,7 +62,8 @@ def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, e
     if (store is None) == (embeddings is None):
         raise click.UsageError("give --store (end-to-end training) or --embeddings (head only), not both")
     cfg = _cfg(ctx, heads=embeddings is not None, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-               patience=patience, stream=stream, strategy=strategy, cpu_devices=cpu_devices)
+               patience=patience, stream=stream, strategy=strategy, cpu_devices=cpu_devices, schedule=schedule,
+               converge_epochs=epochs, converge_lr=lr, converge_patience=patience)
     if embeddings is not None:
         from avemo.training.heads import head_path, train_head
 
@@ -68,14 +72,11 @@ def train_cmd(ctx, variant, store, embeddings, backbone, splits, out, history, e
                    f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips -> {head_path(out)}, "
                    f"assembled with its backbone -> {r.model_path}", err=True)
         return
-    given = tuple(k for k, v in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)) if v is not None)
-    demo = cfg.for_corpus(corpus_root, keep=given)
-    if demo != cfg:
-        click.echo(f"train {variant}: demo corpus: {demo.epochs} epoch(s), lr {demo.lr:g}, batch {demo.batch_size} "
-                   f"(train.demo_*; the paper's train.epochs/lr/batch_size apply to real corpora)", err=True)
-    cfg = demo
     r = train_variant(variant, store, splits, out, cfg, history_csv=history)
     click.echo(f"train {variant}: input {r.input}", err=True)
+    click.echo(f"train {variant}: schedule {r.schedule['name']} ({r.schedule['why']}): up to {r.schedule['epochs']} "
+               f"epoch(s), lr {r.schedule['lr']:g}, batch {r.schedule['batch_size']}, patience {r.schedule['patience']}",
+               err=True)
     click.echo(f"train {variant}: {r.epochs_run} epoch(s), best {r.best_epoch} "
                f"(val loss {min(r.history['val_loss']):.4f}) on {r.n_train} clips, {r.replicas} replica(s) "
                f"-> {r.model_path}", err=True)
@@ -146,15 +147,13 @@ def evaluate_cmd(ctx, variant, model_path, store, splits, out, plots, split):
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="folder of the cells (one model, metrics and predictions each; kept between runs)")
 @click.option("--summary", type=click.Path(dir_okay=False), required=True, help="summary metrics JSON")
-@click.option("--corpus-root", type=click.Path(),
-              help="corpus folder (on the demo corpus the cells train with train.demo_*)")
 @click.pass_context
-def cv_cmd(ctx, folds_dir, store, out, summary, corpus_root):
+def cv_cmd(ctx, folds_dir, store, out, summary):
     """The protocol beyond one split: every variant on each of eval.folds actor-disjoint folds, for
     each of eval.seeds and eval.modalities (ablations); cells already made are kept."""
     from avemo.training.cv import run_protocol
 
-    cfg = _cfg(ctx).for_corpus(corpus_root)
+    cfg = _cfg(ctx)
     evaluation = section(EvalConfig, params_of(ctx), "eval")
     r = run_protocol(folds_dir, store, out, summary, cfg.variants, cfg, evaluation)
     if not r["active"]:
@@ -168,6 +167,26 @@ def cv_cmd(ctx, folds_dir, store, out, summary, corpus_root):
         click.echo(f"cv {name}: macro F1 over folds {row['fold_mean'][str(r['seeds'][0])]:.3f} "
                    f"+- {row['fold_std'][str(r['seeds'][0])]:.3f}; pooled {pooled['macro_f1']:.3f}"
                    + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + f" on {pooled['n']} clips", err=True)
+
+
+@click.command("baseline")
+@click.option("--store", type=click.Path(exists=True, file_okay=False), required=True,
+              help="store root holding egemaps/ (`avemo extract egemaps`)")
+@click.option("--splits", type=click.Path(exists=True, dir_okay=False), required=True, help="splits.json")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="metrics JSON to write")
+@click.option("--plots", type=click.Path(file_okay=False), required=True, help="folder for predictions.csv")
+@click.pass_context
+def baseline_cmd(ctx, store, splits, out, plots):
+    """The classical baseline: eGeMAPS functionals + a linear SVM on the same split (params: baseline)."""
+    from avemo.training.baseline import BaselineConfig, run_baseline
+
+    r = run_baseline(store, splits, out, plots, section(BaselineConfig, params_of(ctx), "baseline"),
+                     section(EvalConfig, params_of(ctx), "eval"))
+    if "skipped" in r:
+        click.echo(f"baseline: {r['skipped']} -> {out}", err=True)
+        return
+    click.echo(f"baseline: eGeMAPS + linear SVM (C {r['baseline']['C']:g}): UAR {r['uar']:.3f}, macro F1 "
+               f"{r['macro']['f1']:.3f}, accuracy {r['accuracy']:.3f} on {r['n']} test clips -> {out}", err=True)
 
 
 @click.command("report")

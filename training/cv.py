@@ -30,7 +30,7 @@ from avemo.fileio import atomic_write
 from avemo.params import to_dict
 from avemo.splits import read_splits
 from avemo.training import stats
-from avemo.training.config import EvalConfig, TrainConfig
+from avemo.training.config import NATIVE, EvalConfig, TrainConfig, resolve_modalities
 from avemo.training.evaluate import evaluate_variant
 from avemo.training.train import train_variant
 
@@ -68,9 +68,15 @@ def fold_files(folder: str | Path) -> list[Path]:
     return [found[i] for i in range(len(found))]
 
 
-def is_active(eval_config: EvalConfig, n_folds: int) -> bool:
-    """Whether the protocol adds anything to the main pipeline's one split, one seed, fused model."""
-    return n_folds > 1 or len(eval_config.seeds) > 1 or tuple(eval_config.modalities) != ("av",)
+def is_active(eval_config: EvalConfig, n_folds: int, media: str = "av") -> bool:
+    """Whether the protocol adds anything to the main pipeline's one split, one seed, and model of
+    the corpus' own modalities (``media``: the corpus', from its split record)."""
+    return n_folds > 1 or len(eval_config.seeds) > 1 or modality_sets(eval_config, media) != (NATIVE[media],)
+
+
+def modality_sets(eval_config: EvalConfig, media: str) -> tuple[str, ...]:
+    """``eval.modalities`` resolved for a corpus of ``media`` (auto: its own), in order, once each."""
+    return tuple(dict.fromkeys(resolve_modalities(m, media, "eval.modalities") for m in eval_config.modalities))
 
 
 def _digest(*parts: object) -> str:
@@ -159,33 +165,35 @@ def run_protocol(folds_dir: str | Path, store: str | Path, out_dir: str | Path, 
     """Train and evaluate every cell not already made with the same key; write the summary JSON
     (``{"active": false, ...}`` when ``eval`` asks for nothing beyond the main pipeline)."""
     folds = fold_files(folds_dir)
-    if len(folds) != evaluation.folds:
+    if evaluation.folds != "loso" and len(folds) != evaluation.folds:
         raise SplitError(f"{folds_dir} holds {len(folds)} fold(s) but eval.folds is {evaluation.folds}: "
                          f"re-run `avemo split --folds {evaluation.folds}` (dvc repro does)")
     seeds = list(evaluation.seeds) or [train.seed]
+    media = read_splits(folds[0]).media
+    modalities = modality_sets(evaluation, media)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     atomic_write(Path(out_dir) / "README.txt", "Cells of `avemo cv` (one folder per variant, modalities, fold "
                  "and seed: model, metrics, predictions, and the key of its inputs).\n")
-    if not is_active(evaluation, len(folds)):
-        summary = {"active": False, "folds": len(folds), "seeds": seeds, "modalities": list(evaluation.modalities),
-                   "note": "one split, one seed, the fused model: Table I is the protocol (set eval.folds, "
+    if not is_active(evaluation, len(folds), media):
+        summary = {"active": False, "folds": len(folds), "seeds": seeds, "modalities": list(modalities),
+                   "note": "one split, one seed, the corpus' own model: Table I is the protocol (set eval.folds, "
                            "eval.seeds or eval.modalities for more)"}
         atomic_write(summary_out, json.dumps(summary, indent=1) + "\n")
         return summary
     store, out_dir = Path(store), Path(out_dir)
     stores = _stores_key(store)
-    cells = {Cell(v, m, f, s): out_dir / Cell(v, m, f, s).name for m in evaluation.modalities for v in variants
+    cells = {Cell(v, m, f, s): out_dir / Cell(v, m, f, s).name for m in modalities for v in variants
              for f in range(len(folds)) for s in seeds}
     keys = {c: cell_keys(c, folds[c.fold], stores, train, evaluation) for c in cells}
     todo = {c: k for c, k in keys.items() if _done(cells[c]) != list(k)}
     log.info("protocol: %d cell(s), %d to (re)make (%d folds x %d seed(s) x %d modality set(s) x %d variant(s))",
-             len(cells), len(todo), len(folds), len(seeds), len(evaluation.modalities), len(variants))
+             len(cells), len(todo), len(folds), len(seeds), len(modalities), len(variants))
     trained = 0
     for cell in tqdm(sorted(todo, key=lambda c: c.name), desc="cv: cells", unit="cell", disable=not progress):
         cells[cell].mkdir(parents=True, exist_ok=True)
         trained += run_cell(cell, folds[cell.fold], store, cells[cell], train, evaluation, todo[cell])
     summary = summarise(cells, folds, seeds, evaluation)
-    summary.update(modalities=list(evaluation.modalities), variants=list(variants), trained=trained,
+    summary.update(native=NATIVE[media], modalities=list(modalities), variants=list(variants), trained=trained,
                    evaluated=len(todo))
     atomic_write(summary_out, json.dumps(summary, indent=1) + "\n")
     return summary

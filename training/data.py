@@ -58,11 +58,12 @@ class SplitData:
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def open_stores(store_root: str | Path) -> dict[str, StoreReader]:
-    """``store_root/faces`` and ``store_root/mfcc`` readers; StoreError naming what is absent."""
+def open_stores(store_root: str | Path, modalities: Iterable[str] = ("faces", "mfcc")) -> dict[str, StoreReader]:
+    """``store_root/M`` readers for each store ``M`` of ``modalities`` (default: faces and mfcc;
+    a one-modality model opens only its own); StoreError naming what is absent."""
     root = Path(store_root)
     readers = {}
-    for modality in ("faces", "mfcc"):
+    for modality in modalities:
         path = root / modality
         if not (path / STORE_META).is_file():
             raise StoreError(f"the store {root} lacks the {modality} modality ({path} is not a feature "
@@ -162,14 +163,52 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+def speaker_statistics(reader: StoreReader, speakers: Mapping[str, str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Speaker -> (mean, standard deviation) float32 (C,) of the MFCCs of all of that speaker's
+    clips in ``reader`` (``speakers``: clip id -> speaker, every split's clips: no label is
+    used), by the exact reduction of :func:`mfcc_statistics`."""
+    by_speaker: dict[str, list[str]] = {}
+    for clip, speaker in sorted(speakers.items()):
+        if clip in reader:
+            by_speaker.setdefault(speaker, []).append(clip)
+    out = {}
+    for speaker, clips in sorted(by_speaker.items()):
+        mean, var = mfcc_statistics(reader.load(clips[a:a + STATS_CHUNK], ["mfcc"])["mfcc"]
+                                    for a in range(0, len(clips), STATS_CHUNK))
+        out[speaker] = (mean.astype(np.float32), np.sqrt(var).astype(np.float32))
+    return out
+
+
+@dataclass(frozen=True)
+class SpeakerNorm:
+    """Per-speaker standardisation of the ``mfcc`` input (``train.normalise: speaker``): each
+    clip's coefficients minus its speaker's mean, over its speaker's standard deviation."""
+
+    speakers: Mapping[str, str]
+    stats: Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+    def apply(self, clip_ids: list[str], mfcc: np.ndarray) -> np.ndarray:
+        mean = np.stack([self.stats[self.speakers[c]][0] for c in clip_ids])
+        std = np.stack([self.stats[self.speakers[c]][1] for c in clip_ids])
+        shape = (len(clip_ids),) + (1,) * (mfcc.ndim - 2) + (mfcc.shape[-1],)
+        return ((mfcc - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
+
+
+def speaker_norm(reader: StoreReader, speakers: Mapping[str, str]) -> SpeakerNorm:
+    """The :class:`SpeakerNorm` of the speakers of ``speakers`` (clip id -> speaker) in ``reader``."""
+    return SpeakerNorm(dict(speakers), speaker_statistics(reader, speakers))
+
+
 @dataclass
 class ClipSource:
     """A selected split's model inputs, from memory (``data.inputs`` loaded) or read from the
-    shards batch by batch (``readers``): ``take(idx)`` gives the same arrays either way."""
+    shards batch by batch (``readers``): ``take(idx)`` gives the same arrays either way.
+    ``norm``: per-speaker MFCC standardisation, applied as the clips are taken."""
 
     data: SplitData
     inputs: Mapping[str, tuple[str, str]]
     readers: Mapping[str, StoreReader] | None = None
+    norm: SpeakerNorm | None = None
 
     @property
     def streamed(self) -> bool:
@@ -179,10 +218,14 @@ class ClipSource:
         """Model input name -> (len(idx), ...) array of the clips at positions ``idx``."""
         names = list(names or self.inputs)
         if not self.streamed:
-            return {name: self.data.inputs[name][idx] for name in names}
-        ids = [self.data.clip_ids[i] for i in idx]
-        return {name: self.readers[self.inputs[name][0]].load(ids, [self.inputs[name][1]])[self.inputs[name][1]]
-                for name in names}
+            out = {name: self.data.inputs[name][idx] for name in names}
+        else:
+            ids = [self.data.clip_ids[i] for i in idx]
+            out = {name: self.readers[self.inputs[name][0]].load(ids, [self.inputs[name][1]])[self.inputs[name][1]]
+                   for name in names}
+        if self.norm is not None and "mfcc" in out:
+            out["mfcc"] = self.norm.apply([self.data.clip_ids[i] for i in idx], out["mfcc"])
+        return out
 
     def specs(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """Model input name -> (one clip's shape, dtype)."""

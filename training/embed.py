@@ -23,17 +23,25 @@ from avemo.features.schema import DatasetSpec
 from avemo.features.writer import RunReport, SourceInfo, StoreWriter
 from avemo.training import backend
 from avemo.training.data import open_stores
-from avemo.training.models import BACKBONE_LAYERS, BACKBONE_OUTPUTS, load_model
+from avemo.training.data import inputs_of
+from avemo.training.models import BACKBONE_OUTPUTS, EMBEDDING_MODALITY, MODALITY_LAYERS, load_model, modalities_of
 
 log = logging.getLogger(__name__)
 MODALITY = "embeddings"
 
 
+def embeddings_of(model) -> dict[str, str]:
+    """Embeddings dataset -> backbone layer of the modalities the model has (both, or its one)."""
+    mods = modalities_of(model)
+    return {d: layer for d, layer in BACKBONE_OUTPUTS.items() if mods == "av" or EMBEDDING_MODALITY[d] == mods}
+
+
 def backbone_of(model):
-    """The model's backbone as a Keras model: ``{faces, mfcc}`` -> ``[face_emb, audio_emb]``."""
+    """The model's backbone as a Keras model: ``{faces, mfcc}`` -> ``[face_emb, audio_emb]`` (a
+    one-modality model: its one input -> ``[its embedding]``)."""
     import keras
 
-    outputs = [model.get_layer(layer).output for layer in BACKBONE_OUTPUTS.values()]
+    outputs = [model.get_layer(layer).output for layer in embeddings_of(model).values()]
     return keras.Model(model.inputs, outputs, name="backbone")
 
 
@@ -48,19 +56,16 @@ def backbone_hash(model) -> str:
     """SHA-256 of the backbone's weights (layer names, variable order, shapes and bytes) and its
     MFCC statistics: equal exactly when two models embed every clip the same way."""
     h = hashlib.sha256()
-    for a in mfcc_statistics_of(model):
-        h.update(np.ascontiguousarray(a).tobytes())
-    for name in BACKBONE_LAYERS:
+    mods = modalities_of(model)
+    if mods != "face":
+        for a in mfcc_statistics_of(model):
+            h.update(np.ascontiguousarray(a).tobytes())
+    for name in MODALITY_LAYERS[mods]:
         for i, w in enumerate(model.get_layer(name).weights):  # not w.path: it differs once reloaded
             a = np.ascontiguousarray(backend.to_numpy(w))
             h.update(f"{name}/{i}:{a.dtype}{a.shape};".encode())
             h.update(a.tobytes())
     return h.hexdigest()
-
-
-def embedding_specs(face_steps: int, audio_steps: int, dim: int) -> tuple[DatasetSpec, ...]:
-    return (DatasetSpec("face_emb", (face_steps, dim), "float32"),
-            DatasetSpec("audio_emb", (audio_steps, dim), "float32"))
 
 
 def embed_store(model_path: str | Path, store: str | Path, out: str | Path, store_config: StoreConfig = StoreConfig(),
@@ -72,33 +77,36 @@ def embed_store(model_path: str | Path, store: str | Path, out: str | Path, stor
     backbone (or from other feature stores) is refused unless ``force``.
     """
     model = load_model(model_path)
-    if len(model.inputs) != 2:
-        raise StoreError(f"{model_path} is a one-modality model (train.modalities ablation): head-only "
-                         "training needs an audio-visual backbone; embed a model trained with modalities av")
+    from avemo.training.evaluate import model_normalisation
+
+    if model_normalisation(model_path) == "speaker":
+        raise StoreError(f"{model_path} was trained with train.normalise: speaker: head-only training embeds with "
+                         "the split's statistics only; use a backbone trained with train.normalise: split")
     backbone = backbone_of(model)
-    readers = open_stores(store)
-    face_steps, dim = backbone.outputs[0].shape[1:]
-    audio_steps = backbone.outputs[1].shape[1]
+    inputs = inputs_of(model)  # input name -> (store, dataset); a one-modality model: its one
+    readers = open_stores(store, sorted({s for s, _ in inputs.values()}))
+    shapes = {d: tuple(t.shape[1:]) for d, t in zip(embeddings_of(model), backbone.outputs)}
     params = {"backbone_sha256": backbone_hash(model), "model_path": str(model_path),
               "stores": {m: r.params for m, r in readers.items()}}
     report = RunReport()
-    faces, mfcc = readers["faces"], readers["mfcc"]
-    with StoreWriter(out, MODALITY, params, embedding_specs(face_steps, audio_steps, dim),
+    specs = tuple(DatasetSpec(d, shape, "float32") for d, shape in shapes.items())
+    with StoreWriter(out, MODALITY, params, specs,
                      shard_size=store_config.shard_size, compression=store_config.compression,
                      force=force) as writer:
         todo = []
-        clips = sorted(set(faces.clip_ids) | set(mfcc.clip_ids))
+        clips = sorted(set().union(*(r.clip_ids for r in readers.values())))
         report.total = len(clips)
         for clip in clips:
-            if clip not in faces or clip not in mfcc:
-                lacking = "faces" if clip not in faces else "mfcc"
+            lacking = next((m for m, r in readers.items() if clip not in r), None)
+            if lacking:
                 writer.fail(clip, str(Path(store) / lacking), f"no {lacking}",
                             f"{clip} is not in the {lacking} store ({Path(store) / lacking})")
                 report.count_failure(f"no {lacking}")
                 continue
-            f, m = faces.entry(clip), mfcc.entry(clip)
-            sha = hashlib.sha256(f"{f['sha256']}:{m['sha256']}".encode()).hexdigest()
-            info = SourceInfo(str(Path(store)), int(f["bytes"]) + int(m["bytes"]), sha)
+            entries = [readers[m].entry(clip) for m in sorted(readers)]
+            # the av key as before (faces:mfcc); a one-modality backbone: its one store's hash
+            sha = hashlib.sha256(":".join(e["sha256"] for e in entries).encode()).hexdigest()
+            info = SourceInfo(str(Path(store)), sum(int(e["bytes"]) for e in entries), sha)
             if writer.is_current(clip, sha):
                 report.skipped += 1
             else:
@@ -107,10 +115,12 @@ def embed_store(model_path: str | Path, store: str | Path, out: str | Path, stor
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             ids = [c for c, _ in chunk]
-            x = {"faces": faces.load(ids, ["frames"])["frames"], "mfcc": mfcc.load(ids, ["mfcc"])["mfcc"]}
-            face_emb, audio_emb = (backend.to_numpy(a).astype(np.float32) for a in backbone(x, training=False))
+            x = {name: readers[st].load(ids, [ds])[ds] for name, (st, ds) in inputs.items()}
+            out_ = backbone(x, training=False)
+            out_ = out_ if isinstance(out_, (list, tuple)) else [out_]
+            emb = {d: backend.to_numpy(a).astype(np.float32) for d, a in zip(shapes, out_)}
             for i, (clip, info) in enumerate(chunk):
-                writer.add(clip, {"face_emb": face_emb[i], "audio_emb": audio_emb[i]}, info)
+                writer.add(clip, {d: a[i] for d, a in emb.items()}, info)
             report.stored += len(chunk)
             bar.update(len(chunk))
         bar.close()
@@ -118,5 +128,5 @@ def embed_store(model_path: str | Path, store: str | Path, out: str | Path, stor
     for r in readers.values():
         r.close()
     if report.store_clips == 0:
-        raise StoreError(f"no clip is in both feature stores under {store}: nothing to embed")
+        raise StoreError(f"no clip is in every feature store the model reads under {store}: nothing to embed")
     return report

@@ -15,7 +15,7 @@ from avemo.fileio import atomic_path, atomic_write
 from avemo.errors import SplitError, StoreError
 from avemo.splits import ALL, read_splits
 from avemo.training import backend, stats
-from avemo.training.data import inputs_of, load_split, open_stores
+from avemo.training.data import ClipSource, inputs_of, load_split, open_stores, speaker_norm
 from avemo.training.config import EvalConfig
 from avemo.training.metrics import classification_report
 from avemo.training.models import load_model
@@ -34,6 +34,14 @@ def model_labels(model_path: str | Path) -> tuple[list[str], str]:
                          "on (a model made before avemo recorded it, or a sidecar gone): retrain it with `avemo train` "
                          "(or `dvc repro`)")
     return [str(x) for x in doc["labels"]], str(doc.get("corpus", ""))
+
+
+def model_normalisation(model_path: str | Path) -> str:
+    """How the model's MFCC input is standardised (its sidecar's ``normalise``: split or speaker)."""
+    try:
+        return str(json.loads(Path(model_path).with_suffix(".json").read_text()).get("normalise", "split"))
+    except (OSError, ValueError):
+        return "split"
 
 
 def map_labels(clips: dict[str, int], names: tuple[str, ...], model: list[str]) -> tuple[dict[str, int], dict[str, int]]:
@@ -66,8 +74,13 @@ def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Pa
                          f"({', '.join(labels)}); its labels are {', '.join(record.labels)}: map them with "
                          "corpus.label_map / corpus.labels when making that corpus' manifest")
     model = load_model(model_path)
-    readers = open_stores(store)
-    data = load_split(readers, clips, split, inputs_of(model))  # an ablation reads its one modality
+    inputs = inputs_of(model)
+    readers = open_stores(store, sorted({s for s, _ in inputs.values()}))  # a one-modality model: its own store
+    data = load_split(readers, clips, split, inputs)
+    if model_normalisation(model_path) == "speaker" and "mfcc" in data.inputs:
+        # each (test) speaker standardised with its own statistics, as in training (no labels)
+        norm = speaker_norm(readers["mfcc"], record.speakers(ALL))
+        data.inputs = ClipSource(data, {k: ("", k) for k in data.inputs}, None, norm).take(np.arange(len(data.clip_ids)))
     # Eager calls in batches: one pass over the test split does not repay tracing a graph;
     # same probabilities as model.predict up to float rounding. Batches of the training size:
     # memory grows with the batch (the face CNN's first layer alone is ~0.4 GB per 16 clips).

@@ -22,7 +22,8 @@ from avemo.training import backend
 from avemo.training.config import TrainConfig
 from avemo.training.data import HEAD_ONLY, load_split, open_modality, tensor_dataset
 from avemo.training.embed import MODALITY, backbone_hash, mfcc_statistics_of
-from avemo.training.models import BACKBONE_LAYERS, build_head_model, build_model, load_model
+from avemo.training.models import (EMBEDDING_MODALITY, MODALITY_LAYERS, build_head_model, build_model, load_model,
+                                   modalities_of)
 from avemo.training.train import TrainResult, fit, save_model, write_sidecar
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,13 @@ def assemble(backbone_model, head_model, variant: str, expected_hash: str | None
     backbone; a different backbone is refused (the head was trained on its embeddings only)."""
     if expected_hash is not None:
         check_backbone(backbone_model, expected_hash)
-    face_shape = tuple(backbone_model.get_layer("face_scale").input.shape[1:])
-    mfcc_shape = tuple(backbone_model.get_layer("mfcc_standardise").input.shape[1:])
-    full = build_model(variant, face_shape, mfcc_shape, *mfcc_statistics_of(backbone_model),
-                       n_classes=int(head_model.get_layer("emotion").units))
-    for name in BACKBONE_LAYERS:
+    mods = modalities_of(backbone_model)
+    face_shape = tuple(backbone_model.get_layer("face_scale").input.shape[1:]) if mods != "audio" else (50, 64, 64, 3)
+    mfcc_shape = tuple(backbone_model.get_layer("mfcc_standardise").input.shape[1:]) if mods != "face" else (9, 40, 40)
+    stats = mfcc_statistics_of(backbone_model) if mods != "face" else (None, None)
+    full = build_model(variant, face_shape, mfcc_shape, *stats, n_classes=int(head_model.get_layer("emotion").units),
+                       modalities=mods)
+    for name in MODALITY_LAYERS[mods]:
         full.get_layer(name).set_weights(backbone_model.get_layer(name).get_weights())
     if backbone_hash(full) != backbone_hash(backbone_model):
         raise StoreError("internal: the assembled backbone differs from its source model")
@@ -90,23 +93,29 @@ def train_head(variant: str, embeddings: str | Path, splits: str | Path, out: st
     check_backbone(backbone_model, params["backbone_sha256"])  # fail before training, not after
     split_clips = read_splits(splits)
     readers = {MODALITY: reader}
-    train = load_split(readers, split_clips.labelled("train"), "train", HEAD_ONLY)
-    val = load_split(readers, split_clips.labelled("val"), "val", HEAD_ONLY)
-    face_steps, dim = reader.spec("face_emb").shape
-    model = build_head_model(variant, face_steps, reader.spec("audio_emb").shape[0], dim, len(split_clips.labels))
+    inputs = {k: v for k, v in HEAD_ONLY.items() if any(s.name == k for s in reader.specs)}  # a one-modality backbone: one
+    train = load_split(readers, split_clips.labelled("train"), "train", inputs)
+    val = load_split(readers, split_clips.labelled("val"), "val", inputs)
+    mods = "av" if len(inputs) == 2 else EMBEDDING_MODALITY[next(iter(inputs))]
+    steps = {k: reader.spec(k).shape for k in inputs}
+    dim = next(iter(steps.values()))[1]
+    model = build_head_model(variant, steps.get("face_emb", (50,))[0], steps.get("audio_emb", (9,))[0], dim,
+                             len(split_clips.labels), mods)
+    config, schedule = config.for_split(len(train.clip_ids))
     model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     log.info("training the %s head on %d clips' embeddings, validating on %d", variant, len(train.clip_ids),
              len(val.clip_ids))
     hist = fit(model, tensor_dataset(train, config.batch_size, True, config.seed),
-               tensor_dataset(val, config.batch_size, False, config.seed), config, history_csv, verbose)
+               tensor_dataset(val, config.batch_size, False, config.seed), config, history_csv, verbose,
+               schedule["min_delta"])
     out = Path(out)
     save_model(model, head_path(out))
     save_model(assemble(backbone_model, model, variant, params["backbone_sha256"]), out)
     losses = hist.history["val_loss"]
     best = int(np.argmin(losses))
     sidecar = {"variant": variant, "mode": "heads", "labels": list(split_clips.labels), "corpus": split_clips.corpus,
-               "train": to_dict(config), "backbone": str(backbone),
+               "modalities": mods, "train": to_dict(config), "schedule": schedule, "backbone": str(backbone),
                "backbone_sha256": params["backbone_sha256"], "embeddings": str(embeddings),
                "head_model": head_path(out).name, "backend": backend.name(),
                "n_train": len(train.clip_ids), "n_val": len(val.clip_ids),

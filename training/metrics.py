@@ -9,7 +9,8 @@ from avemo.names import EMOTIONS
 
 
 def classification_report(y_true, y_pred, names=EMOTIONS) -> dict:
-    """Per-class precision, recall, F1 and support; macro and weighted averages; accuracy; the
+    """Per-class precision, recall, F1 and support; macro and weighted averages; UAR (the macro
+    recall); accuracy; the
     confusion matrix (rows true, columns predicted). A class never predicted has precision 0
     (``zero_division=0``); macro averages run over the classes present in ``y_true``."""
     y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
@@ -17,7 +18,7 @@ def classification_report(y_true, y_pred, names=EMOTIONS) -> dict:
     if y_true.size == 0:
         zeros = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
         return {"per_class": {n: {**zeros, "support": 0} for n in names}, "macro": dict(zeros),
-                "weighted": dict(zeros), "accuracy": 0.0, "n": 0,
+                "weighted": dict(zeros), "uar": 0.0, "accuracy": 0.0, "n": 0,
                 "confusion": [[0] * len(names) for _ in names]}
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
                                                                      zero_division=0)
@@ -30,6 +31,8 @@ def classification_report(y_true, y_pred, names=EMOTIONS) -> dict:
                              "support": int(support[i])} for i, name in enumerate(names)},
         "macro": {k: float(v) for k, v in zip(("precision", "recall", "f1"), macro[:3])},
         "weighted": {k: float(v) for k, v in zip(("precision", "recall", "f1"), weighted[:3])},
+        # unweighted average recall, speech emotion work's headline score: the macro recall
+        "uar": float(macro[1]),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "n": int(y_true.size),
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),

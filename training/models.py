@@ -23,8 +23,6 @@ from avemo.training.config import VARIANTS
 
 #: The paper's six emotions; a model's own count is its corpus' label set (its sidecar's ``labels``).
 N_CLASSES = 6
-#: Model input -> the modalities that use it.
-INPUT_MODALITIES = {"faces": ("av", "face"), "mfcc": ("av", "audio")}
 EMBED = 64
 #: The backbone's layers, by name, in every variant: what all four variants share, and what
 #: head-only training freezes (see :mod:`avemo.training.heads`).
@@ -32,6 +30,16 @@ BACKBONE_LAYERS = ("face_scale", "face_cnn_steps", "face_embed", "mfcc_standardi
                    "audio_cnn_steps", "audio_embed")
 #: The backbone's outputs: embeddings store dataset -> the layer that makes it.
 BACKBONE_OUTPUTS = {"face_emb": "face_embed", "audio_emb": "audio_embed"}
+#: A one-modality model's backbone: the layers of its modality only.
+MODALITY_LAYERS = {"face": BACKBONE_LAYERS[:3], "audio": BACKBONE_LAYERS[3:], "av": BACKBONE_LAYERS}
+EMBEDDING_MODALITY = {"face_emb": "face", "audio_emb": "audio"}
+
+
+def modalities_of(model) -> str:
+    """``av``, ``audio`` or ``face``: which backbones a built or loaded model has."""
+    names = {layer.name for layer in model.layers}
+    has = [m for m, layer in (("face", "face_embed"), ("audio", "audio_embed")) if layer in names]
+    return "av" if len(has) == 2 else has[0]
 
 
 @keras.saving.register_keras_serializable(package="avemo")
@@ -297,14 +305,15 @@ def head_and_fusion(variant: str, face_seq, audio_seq, n_classes: int = N_CLASSE
 
 
 def build_head_model(variant: str, face_steps: int = 50, audio_steps: int = 9, dim: int = EMBED,
-                     n_classes: int = N_CLASSES) -> keras.Model:
+                     n_classes: int = N_CLASSES, modalities: str = "av") -> keras.Model:
     """The head-only model: cached backbone embeddings ``face_emb`` (T, 64) and ``audio_emb``
-    (W, 64) -> ``n_classes`` probabilities (an extension beyond the paper; see avemo.training.heads)."""
+    (W, 64) -> ``n_classes`` probabilities (an extension beyond the paper; see avemo.training.heads).
+    ``modalities``: audio or face for a one-modality backbone's embeddings (that input alone)."""
     _check_variant(variant)
-    face_emb = keras.Input((face_steps, dim), name="face_emb")
-    audio_emb = keras.Input((audio_steps, dim), name="audio_emb")
-    return keras.Model([face_emb, audio_emb], head_and_fusion(variant, face_emb, audio_emb, n_classes),
-                       name=f"avemo_{variant}_head")
+    face_emb = keras.Input((face_steps, dim), name="face_emb") if modalities != "audio" else None
+    audio_emb = keras.Input((audio_steps, dim), name="audio_emb") if modalities != "face" else None
+    return keras.Model([x for x in (face_emb, audio_emb) if x is not None],
+                       head_and_fusion(variant, face_emb, audio_emb, n_classes), name=f"avemo_{variant}_head")
 
 
 def _check_variant(variant: str) -> None:

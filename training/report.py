@@ -13,7 +13,7 @@ from avemo.fileio import atomic_path, atomic_write
 from avemo.metadata import crowd_votes
 from avemo.names import EMOTIONS
 from avemo.splits import read_splits
-from avemo.training.config import VARIANTS, EvalConfig
+from avemo.training.config import BASELINE, VARIANTS, EvalConfig
 from avemo.training.metrics import classification_report
 from avemo.training.report_cv import pair_rows, protocol_lines
 from avemo.training.stats import compare_all
@@ -22,7 +22,7 @@ CREMA_D = "crema-d"
 #: Macro F1 of the paper's Table I (CREMA-D, test split of 10 actors).
 PAPER_F1 = {"gru": 0.640, "lstm": 0.638, "transformer": 0.625, "maxpool": 0.626}
 NAMES = {"gru": "GRU (128)", "lstm": "LSTM (128)", "transformer": "Transformer (64, 4 heads)",
-         "maxpool": "Max-pool over time"}
+         "maxpool": "Max-pool over time", BASELINE: "eGeMAPS + linear SVM (classical baseline)"}
 
 
 def human_baseline(test_clips: dict[str, str]) -> dict[str, dict]:
@@ -81,10 +81,12 @@ def comparison_lines(results: dict[str, dict], uncertainty: EvalConfig, on_paper
         return head + ["Not computed: the test split has one actor (actors are what the tests resample).", ""]
     confs = {v: np.array([r["actor_confusion"][a] for a in actors]) for v, r in scored.items()}
     pairs = compare_all(confs, uncertainty.replicates, uncertainty.seed, uncertainty.level)
+    by_uar = compare_all(confs, uncertainty.replicates, uncertainty.seed, uncertainty.level, score="uar")
     lines = head + [f"Difference A - B with its {uncertainty.level:.0%} interval (test actors resampled, "
                     f"{uncertainty.replicates} replicates) and a paired permutation test at the actor level "
                     f"(each actor's predictions swapped between the two or not), Holm-corrected over the "
-                    f"{len(pairs)} pairs; supported: Holm p < {alpha:.2g}.", "", *pair_rows(pairs, alpha)]
+                    f"{len(pairs)} pairs (per score); supported: Holm p < {alpha:.2g}. Macro F1, then UAR.", "",
+                    *pair_rows(pairs, alpha), "", *pair_rows(by_uar, alpha)]
     supported = [c for c in pairs if c.p_holm < alpha]
     lines += ["", ("Supported differences: " + "; ".join(
         f"{c.a if c.diff > 0 else c.b} over {c.b if c.diff > 0 else c.a} ({abs(c.diff):.3f})" for c in supported)
@@ -123,6 +125,7 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
     metrics_dir, out_dir = Path(metrics_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = _read_metrics(metrics_dir, variants)
+    baseline = {k: r for k, r in _read_metrics(metrics_dir, [BASELINE]).items() if "skipped" not in r}
     heads = _read_metrics(Path(heads_dir) if heads_dir else None, variants)
     is_demo = is_demo_corpus(corpus_root)
     record = read_splits(splits)
@@ -140,16 +143,16 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
     split_name = first.get("split", "test")
     lines += [f"## Table I: sequence models (trained on {trained_on}, tested on {tested_on}: {split_name} split, "
               "macro averages)", "",
-              "| model | precision | recall | F1 | accuracy | paper F1 | clips |",
+              "| model | precision | UAR (macro recall) | F1 | accuracy | paper F1 | clips |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
-    for v in variants:
-        r = results.get(v)
-        paper = f"{PAPER_F1[v]:.3f}" if on_paper else "- (CREMA-D only)"
+    for v in (*variants, *baseline):
+        r = results.get(v) or baseline.get(v)
+        paper = f"{PAPER_F1[v]:.3f}" if on_paper and v in PAPER_F1 else "-" if v in baseline else "- (CREMA-D only)"
         if r is None:
-            lines.append(f"| {NAMES[v]} | - | - | - | - | {paper} | not run |")
+            lines.append(f"| {NAMES.get(v, v)} | - | - | - | - | {paper} | not run |")
             continue
         m = r["macro"]
-        lines.append(f"| {NAMES[v]} | {m['precision']:.3f} | {m['recall']:.3f} | "
+        lines.append(f"| {NAMES.get(v, v)} | {m['precision']:.3f} | {_with_interval(r, 'uar', m['recall'])} | "
                      f"{_with_interval(r, 'macro_f1', m['f1'])} | {_with_interval(r, 'accuracy', r['accuracy'])} | "
                      f"{paper} | {r['n']} |")
     left = {v: r.get("unmapped", 0) for v, r in results.items() if r.get("unmapped")}
@@ -163,7 +166,13 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
                   f"the {ci['actors']} test actors (an actor's clips go together; seed {ci['seed']}). Measured "
                   "coverage on simulated splits of 10-20 actors: 91-92% (docs/model.md)."]
     lines.append("")
-    lines += comparison_lines({v: results[v] for v in variants if v in results}, uncertainty, on_paper)
+    if baseline:
+        b = baseline[BASELINE]["baseline"]
+        lines += ["", f"Classical baseline: openSMILE's eGeMAPS v02 functionals ({b['n_features']} per clip, features "
+                  f"standardised by {'speaker' if b['normalise'] == 'speaker' else 'the train split'}) and a linear SVM "
+                  f"(C {b['C']:g}, chosen by validation UAR), on the same clips.", ""]
+    lines += comparison_lines({**{v: results[v] for v in variants if v in results}, **baseline}, uncertainty,
+                              on_paper)
     summary = json.loads(Path(cv_summary).read_text()) if cv_summary and Path(cv_summary).is_file() else {}
     lines += protocol_lines(summary, uncertainty,
                             lambda rows, title: comparison_lines(rows, uncertainty, on_paper, title))

@@ -12,9 +12,10 @@ from avemo.training.stats import PairedComparison, holm, paired_comparison
 
 
 def pair_rows(pairs: list[PairedComparison], alpha: float, names: tuple[str, str] = ("A", "B")) -> list[str]:
-    """A markdown table of paired comparisons: the F1 difference with its interval, p, Holm p,
-    and which of the two is supported as better (Holm p < ``alpha``)."""
-    rows = [f"| {names[0]} | {names[1]} | F1 difference | p | Holm p | supported |",
+    """A markdown table of paired comparisons: the score's difference (F1 or UAR) with its
+    interval, p, Holm p, and which of the two is supported as better (Holm p < ``alpha``)."""
+    what = "UAR" if pairs and pairs[0].score == "uar" else "F1"
+    rows = [f"| {names[0]} | {names[1]} | {what} difference | p | Holm p | supported |",
             "| --- | --- | --- | --- | --- | --- |"]
     for c in pairs:
         verdict = f"{c.a if c.diff > 0 else c.b} better" if c.p_holm < alpha else "no (could be chance)"
@@ -83,7 +84,7 @@ def protocol_lines(summary: dict, evaluation: EvalConfig, compare) -> list[str]:
         lines.append("")
     fused = {name: {"actor_confusion": row["pooled_by_seed"][first]["actor_confusion"],
                     "macro": {"f1": row["pooled_by_seed"][first]["macro_f1"]}}
-             for name, row in rows.items() if row["modalities"] == "av"}
+             for name, row in rows.items() if row["modalities"] == summary.get("native", "av")}
     lines += compare(fused, "## Paired comparisons over the folds (pooled test predictions, macro F1)")
     ablations = ablation_comparisons(rows, first, evaluation)
     if ablations:

@@ -43,13 +43,25 @@ def macro_f1(conf: np.ndarray) -> np.ndarray:
     return np.where(present.any(axis=-1), (f1 * present).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1), 0.0)
 
 
+def uar(conf: np.ndarray) -> np.ndarray:
+    """Unweighted average recall (the headline score of speech emotion work: the mean of the
+    per-class recalls, over the classes present in each one's truth; = scikit-learn's macro
+    recall over those classes); 0 where none is."""
+    conf = np.asarray(conf, np.float64)
+    tp = np.diagonal(conf, axis1=-2, axis2=-1)
+    support = conf.sum(axis=-1)
+    present = support > 0
+    recall = np.where(present, tp / np.maximum(support, 1), 0.0)
+    return np.where(present.any(axis=-1), recall.sum(axis=-1) / np.maximum(present.sum(axis=-1), 1), 0.0)
+
+
 def accuracy(conf: np.ndarray) -> np.ndarray:
     conf = np.asarray(conf, np.float64)
     total = conf.sum(axis=(-2, -1))
     return np.diagonal(conf, axis1=-2, axis2=-1).sum(axis=-1) / np.maximum(total, 1)
 
 
-SCORES = {"macro_f1": macro_f1, "accuracy": accuracy}
+SCORES = {"macro_f1": macro_f1, "uar": uar, "accuracy": accuracy}
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -77,7 +89,7 @@ def actor_bootstrap(conf: np.ndarray, replicates: int = REPLICATES, seed: int = 
 def uncertainty(y_true, y_pred, actors, n_classes: int, replicates: int = REPLICATES, seed: int = 0,
                 level: float = LEVEL) -> dict:
     """What the metrics JSON of one variant adds: ``interval`` (the actor-bootstrap intervals of
-    macro F1 and accuracy, and how they were made) and ``actor_confusion`` (actor -> confusion
+    macro F1, UAR and accuracy, and how they were made) and ``actor_confusion`` (actor -> confusion
     matrix, which paired tests between variants resample)."""
     ids, conf = actor_confusions(y_true, y_pred, actors, n_classes)
     return {"interval": {**actor_bootstrap(conf, replicates, seed, level), "level": level, "replicates": replicates,
@@ -87,8 +99,8 @@ def uncertainty(y_true, y_pred, actors, n_classes: int, replicates: int = REPLIC
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Variant ``a`` against ``b`` on the same test clips: the difference in macro F1 (a - b),
-    its actor-bootstrap interval and the paired permutation test's two-sided p-value
+    """Variant ``a`` against ``b`` on the same test clips: the difference in ``score`` (macro F1 or
+    UAR; a - b), its actor-bootstrap interval and the paired permutation test's two-sided p-value
     (``p_holm``: Holm-corrected over every pair compared together)."""
 
     a: str
@@ -98,35 +110,38 @@ class PairedComparison:
     high: float
     p: float
     p_holm: float = float("nan")
+    score: str = "macro_f1"
 
     def to_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "macro_f1_diff": self.diff, "interval": [self.low, self.high],
-                "p": self.p, "p_holm": self.p_holm}
+        return {"a": self.a, "b": self.b, "score": self.score, f"{self.score}_diff": self.diff,
+                "interval": [self.low, self.high], "p": self.p, "p_holm": self.p_holm}
 
 
 def paired_comparison(a: str, conf_a: np.ndarray, b: str, conf_b: np.ndarray, replicates: int = REPLICATES,
-                      seed: int = 0, level: float = LEVEL) -> PairedComparison:
-    """``a`` vs ``b`` from their per-actor confusions on the same clips (same actor order)."""
+                      seed: int = 0, level: float = LEVEL, score: str = "macro_f1") -> PairedComparison:
+    """``a`` vs ``b`` in ``score`` (:data:`SCORES`) from their per-actor confusions on the same
+    clips (same actor order)."""
+    score_of = SCORES[score]
     if conf_a.shape != conf_b.shape:
         raise ValueError("the two variants were not scored on the same test actors")
     n = len(conf_a)
     both = np.concatenate([conf_a, conf_b])  # actor i of a at i, of b at n + i
 
     def diff(x, y, axis=-1):
-        def f1(idx):
-            return macro_f1(both[np.asarray(idx, np.int64)].sum(axis=-3))
+        def value(idx):
+            return score_of(both[np.asarray(idx, np.int64)].sum(axis=-3))
 
-        return f1(x) - f1(y)
+        return value(x) - value(y)
 
     observed = float(diff(np.arange(n), np.arange(n, 2 * n)))
     if n < 2:
-        return PairedComparison(a, b, observed, float("nan"), float("nan"), float("nan"))
+        return PairedComparison(a, b, observed, float("nan"), float("nan"), float("nan"), score=score)
     interval = stats.bootstrap((np.arange(n), np.arange(n, 2 * n)), diff, paired=True, n_resamples=replicates,
                                vectorized=True, method="percentile", confidence_level=level,
                                rng=_rng(seed)).confidence_interval
     test = stats.permutation_test((np.arange(n), np.arange(n, 2 * n)), diff, permutation_type="samples",
                                   n_resamples=replicates, vectorized=True, rng=_rng(seed))
-    return PairedComparison(a, b, observed, float(interval.low), float(interval.high), float(test.pvalue))
+    return PairedComparison(a, b, observed, float(interval.low), float(interval.high), float(test.pvalue), score=score)
 
 
 def holm(pvalues: list[float]) -> list[float]:
@@ -141,10 +156,10 @@ def holm(pvalues: list[float]) -> list[float]:
 
 
 def compare_all(confusions: dict[str, np.ndarray], replicates: int = REPLICATES, seed: int = 0,
-                level: float = LEVEL) -> list[PairedComparison]:
-    """Every pair of variants (in the given order), Holm-corrected together."""
+                level: float = LEVEL, score: str = "macro_f1") -> list[PairedComparison]:
+    """Every pair of variants (in the given order) in ``score``, Holm-corrected together."""
     names = list(confusions)
-    pairs = [paired_comparison(a, confusions[a], b, confusions[b], replicates, seed, level)
+    pairs = [paired_comparison(a, confusions[a], b, confusions[b], replicates, seed, level, score)
              for i, a in enumerate(names) for b in names[i + 1:]]
     adjusted = holm([c.p for c in pairs])
-    return [PairedComparison(c.a, c.b, c.diff, c.low, c.high, c.p, q) for c, q in zip(pairs, adjusted)]
+    return [PairedComparison(c.a, c.b, c.diff, c.low, c.high, c.p, q, score) for c, q in zip(pairs, adjusted)]

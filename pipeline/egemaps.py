@@ -1,0 +1,51 @@
+"""The classical baseline's features: openSMILE's eGeMAPS functionals of one clip's audio.
+
+openSMILE (audEERING's ``opensmile`` package) is licensed for research and education only: it is
+the optional extra ``avemo[egemaps]`` (README, licences), imported only when this stage runs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from avemo.errors import ConfigError, MediaError
+
+#: Bumped whenever stored eGeMAPS features change for the same params.
+ALGORITHM_VERSION = 1
+INSTALL = "pip install 'avemo[egemaps]' (openSMILE: research and education licence, see the README)"
+
+
+def opensmile_version() -> str:
+    """The installed openSMILE package's version (part of the store's params); ConfigError when absent."""
+    try:
+        import opensmile
+    except ImportError:
+        raise ConfigError(f"the eGeMAPS baseline needs openSMILE's Python package: {INSTALL}") from None
+    return str(opensmile.__version__)
+
+
+@lru_cache(maxsize=4)
+def _smile(feature_set: str):
+    import opensmile
+
+    opensmile_version()
+    return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
+                           feature_level=opensmile.FeatureLevel.Functionals)
+
+
+def feature_names(feature_set: str = "eGeMAPSv02") -> list[str]:
+    """The names of the set's functionals, in stored order."""
+    return list(_smile(feature_set).feature_names)
+
+
+def egemaps(y: np.ndarray, sr: int, feature_set: str = "eGeMAPSv02") -> np.ndarray:
+    """The functionals of mono samples ``y`` at ``sr`` Hz -> [shape=(88,)] float32 (eGeMAPSv02),
+    exactly ``opensmile.Smile(feature_set, Functionals).process_signal(y, sr)``."""
+    if y.size < sr // 10:
+        raise MediaError(f"audio of {y.size / sr:.3f} s is too short for eGeMAPS functionals (at least 0.1 s)")
+    out = _smile(feature_set).process_signal(np.asarray(y, np.float32), sr).to_numpy()[0]
+    if not np.all(np.isfinite(out)):
+        raise MediaError("eGeMAPS functionals hold NaN or infinite values (silent or broken audio?)")
+    return out.astype(np.float32)
