@@ -10,8 +10,7 @@ from pathlib import Path
 
 from avemo.errors import CorpusError
 from avemo.pipeline.config import CorpusConfig
-from avemo.pipeline.manifest import ManifestResult, ManifestRow, lfs_error, media_file
-from avemo.pipeline.media import AUDIO_EXTS
+from avemo.pipeline.manifest import ManifestResult, ManifestRow, lfs_error, named_audio
 
 NAME = "emodb"
 #: EMO-DB's emotion letters, in the order its documentation lists them.
@@ -47,17 +46,12 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
     result = ManifestResult(kind=NAME, labels=LABELS)
     pointers: list[str] = []
     for path in sorted(p for p in folder.iterdir() if not p.name.startswith(".")):
-        rel = path.relative_to(root).as_posix()
         if path.is_dir():
             continue
-        codes = parse(path.stem)
-        if codes is None:
-            result.rejected.append({"file": rel, "reason": BAD_NAME})
+        found = named_audio(root, path, parse, BAD_NAME, result, pointers)
+        if found is None:
             continue
-        size = media_file(root, path, AUDIO_EXTS, "audio", result, pointers)
-        if size is None:
-            continue
-        speaker, text, letter, version = codes
+        (speaker, text, letter, version), rel, size = found
         result.rows.append(ManifestRow(path.stem, speaker, text, LETTERS[letter], version, -1, "", rel,
                                        None, size, sex=SEX[speaker], media="audio"))
     if pointers:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from avemo.errors import CorpusError
 from avemo.pipeline.config import CorpusConfig
-from avemo.pipeline.manifest import ManifestResult, ManifestRow, lfs_error, media_file
-from avemo.pipeline.media import AUDIO_EXTS
+from avemo.pipeline.manifest import ManifestResult, ManifestRow, lfs_error, named_audio
 
 NAME = "tess"
 #: TESS' emotion words -> label names (as CREMA-D names its six; SUR: TESS' pleasant surprise).
@@ -42,15 +41,10 @@ def find(root: Path, config: CorpusConfig) -> ManifestResult:
     pointers: list[str] = []
     rows: dict[str, ManifestRow] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        rel = path.relative_to(root).as_posix()
-        codes = parse(path.stem)
-        if codes is None:
-            result.rejected.append({"file": rel, "reason": BAD_NAME})
+        found = named_audio(root, path, parse, BAD_NAME, result, pointers)
+        if found is None:
             continue
-        size = media_file(root, path, AUDIO_EXTS, "audio", result, pointers)
-        if size is None:
-            continue
-        speaker, word, emotion = codes
+        (speaker, word, emotion), rel, size = found
         clip_id = f"{speaker}_{word}_{emotion}"
         if clip_id in rows:
             result.rejected.append({"file": rel, "reason": f"duplicate of {rows[clip_id].audio} (clip {clip_id})"})

@@ -143,6 +143,22 @@ def media_file(root: Path, path: Path, exts: tuple[str, ...], kind: str,
     return size
 
 
+def named_audio(root: Path, path: Path, parse, bad_name: str, result: ManifestResult,
+                pointers: list[str]) -> tuple[tuple, str, int] | None:
+    """(the codes ``parse(stem)`` reads from a speech corpus' file name, its path relative to
+    ``root``, its size); None with the reason recorded (a name ``parse`` rejects: ``bad_name``;
+    not an audio file; an LFS pointer)."""
+    from avemo.pipeline.media import AUDIO_EXTS
+
+    rel = path.relative_to(root).as_posix()
+    codes = parse(path.stem)
+    if codes is None:
+        result.rejected.append({"file": rel, "reason": bad_name})
+        return None
+    size = media_file(root, path, AUDIO_EXTS, "audio", result, pointers)
+    return None if size is None else (codes, rel, size)
+
+
 def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, object]]) -> None:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")

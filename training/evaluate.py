@@ -36,12 +36,16 @@ def model_labels(model_path: str | Path) -> tuple[list[str], str]:
     return [str(x) for x in doc["labels"]], str(doc.get("corpus", ""))
 
 
+def _sidecar(model_path: str | Path) -> dict:
+    try:
+        return json.loads(Path(model_path).with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def model_normalisation(model_path: str | Path) -> str:
     """How the model's MFCC input is standardised (its sidecar's ``normalise``: split or speaker)."""
-    try:
-        return str(json.loads(Path(model_path).with_suffix(".json").read_text()).get("normalise", "split"))
-    except (OSError, ValueError):
-        return "split"
+    return str(_sidecar(model_path).get("normalise", "split"))
 
 
 def map_labels(clips: dict[str, int], names: tuple[str, ...], model: list[str]) -> tuple[dict[str, int], dict[str, int]]:
@@ -91,7 +95,10 @@ def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Pa
     report = classification_report(data.labels, pred, labels)
     report.update({"split": split, "model": str(model_path), "missing": len(data.missing), "labels": labels,
                    "train_corpus": train_corpus, "test_corpus": record.corpus,
-                   "unmapped": sum(unmapped.values()), "unmapped_labels": unmapped})
+                   "unmapped": sum(unmapped.values()), "unmapped_labels": unmapped,
+                   # how the model was trained (its sidecar's record), for the report
+                   "schedule": _sidecar(model_path).get("schedule"),
+                   "normalise": model_normalisation(model_path)})
     speakers = record.speakers(split)
     report.update(stats.uncertainty(data.labels, pred, [speakers[c] for c in data.clip_ids],
                                     len(labels), uncertainty.replicates, uncertainty.seed, uncertainty.level))

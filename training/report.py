@@ -166,6 +166,14 @@ def make_report(metrics_dir: str | Path, splits: str | Path, out_dir: str | Path
                   f"the {ci['actors']} test actors (an actor's clips go together; seed {ci['seed']}). Measured "
                   "coverage on simulated splits of 10-20 actors: 91-92% (docs/model.md)."]
     lines.append("")
+    ran = {(r.get("schedule") or {}).get("name") for r in results.values()} - {None}
+    if ran:
+        sch = next(r["schedule"] for r in results.values() if r.get("schedule"))
+        lines += ["", "Schedule: " + ("the paper's (Adam 1e-4, batch 16, 15 epochs, early stopping)" if ran == {"paper"}
+                  else f"{', '.join(sorted(ran))} ({sch['why']}: up to {sch['epochs']} epochs at lr {sch['lr']:g}, "
+                  f"batch {sch['batch_size']}, patience {sch['patience']}, best weights restored)")
+                  + (". MFCCs standardised per speaker (train.normalise: speaker)."
+                     if any(r.get("normalise") == "speaker" for r in results.values()) else ".")]
     if baseline:
         b = baseline[BASELINE]["baseline"]
         lines += ["", f"Classical baseline: openSMILE's eGeMAPS v02 functionals ({b['n_features']} per clip, features "
