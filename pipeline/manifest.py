@@ -12,6 +12,7 @@ from pathlib import Path
 
 from avemo.errors import CorpusError, LfsPointerError
 from avemo.fileio import atomic_write
+from avemo.pipeline.media import AUDIO_EXTS
 
 LFS_MAGIC = b"version https://git-lfs"
 LFS_MAX_BYTES = 1024  # pointer files are ~130 bytes; media never this small
@@ -148,8 +149,6 @@ def named_audio(root: Path, path: Path, parse, bad_name: str, result: ManifestRe
     """(the codes ``parse(stem)`` reads from a speech corpus' file name, its path relative to
     ``root``, its size); None with the reason recorded (a name ``parse`` rejects: ``bad_name``;
     not an audio file; an LFS pointer)."""
-    from avemo.pipeline.media import AUDIO_EXTS
-
     rel = path.relative_to(root).as_posix()
     codes = parse(path.stem)
     if codes is None:

@@ -38,8 +38,8 @@ class Frame:
             self._planes = [np.frombuffer(p, np.uint8, count=p.line_size * p.height)
                             .reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
             self._gray: np.ndarray | None = None
-        else:
-            self._rgb = frame.to_ndarray(format="rgb24")
+        else:  # contiguous: PyAV 18 returns rows with the picture's line padding, which dlib refuses
+            self._rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -21,7 +21,8 @@ def _commands(group, prefix=()):
 def test_every_command_is_there():
     paths = set(_commands(main))
     assert {("manifest",), ("split",), ("extract",), ("extract", "mfcc"), ("extract", "faces"), ("inspect",),
-            ("train",), ("embed",), ("evaluate",), ("cv",), ("report",), ("demo-corpus",), ("predict",)} == paths
+            ("extract", "egemaps"), ("baseline",), ("train",), ("embed",), ("evaluate",), ("cv",), ("report",),
+            ("demo-corpus",), ("predict",)} == paths
 
 
 @pytest.mark.parametrize("path", [()] + list(_commands(main)))

@@ -107,7 +107,8 @@ def test_labels_csv_manifest_any_labels_any_containers(tmp_path):
     why = _reasons(result)
     assert "does not exist" in why["lab_a/gone.mp4 (labels.csv line 11)"]
     assert "empty path, label or speaker" in why["lab_a/take_sad.mp4 (labels.csv line 12)"]
-    assert "audio-only" in why["lab_c/take_sad.wav (labels.csv line 13)"]
+    # an audio file is a speech clip of its own, but this one is the clip lab_c/take_sad's audio already
+    assert "listed twice (clip lab_c/take_sad)" in why["lab_c/take_sad.wav (labels.csv line 13)"]
     assert "listed twice" in why["lab_a/take_sad.mp4 (labels.csv line 14)"]
     # a label map into a chosen label set; a label without an image there is rejected
     mapped = scan_corpus(LABELS_CSV, ManifestConfig(), CorpusConfig(
@@ -148,7 +149,8 @@ def test_split_scales_to_the_corpus_and_check_reads_its_ids(tmp_path):
     res = runner.invoke(main, ["--params", str(params), "manifest", "--out", str(manifest)])
     assert res.exit_code == 0, res.output
     assert "24 clips from 4 actors (ravdess)" in res.stderr and "2 file(s) rejected" not in res.stderr
-    assert json.loads((tmp_path / "m.labels.json").read_text()) == {"kind": "ravdess", "labels": list(EMOTIONS)}
+    assert json.loads((tmp_path / "m.labels.json").read_text()) == {"kind": "ravdess", "labels": list(EMOTIONS),
+                                                                          "media": "av"}
     res = runner.invoke(main, ["--params", str(params), "split", "--manifest", str(manifest), "--out", str(splits)])
     assert res.exit_code == 0, res.output
     doc = json.loads(splits.read_text())

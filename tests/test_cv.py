@@ -155,7 +155,7 @@ def test_report_shows_folds_seeds_pooled_intervals_and_ablations(protocol, tmp_p
     # the CLI runs it from params (every cell kept), and prints each row
     params = tmp_path / "params.yaml"
     params.write_text("eval: {folds: 2, seeds: [0, 1], modalities: [av, face], replicates: 200}\n"
-                      "train: {epochs: 1, batch_size: 4, lr: 0.001, variants: [maxpool, gru]}\n")
+                      "train: {schedule: paper, epochs: 1, batch_size: 4, lr: 0.001, variants: [maxpool, gru]}\n")
     res = CliRunner().invoke(main, ["--params", str(params), "cv", "--folds", str(root / "folds"), "--store",
                                     str(store), "--out", str(root / "cells"), "--summary", str(tmp_path / "c.json")])
     assert res.exit_code == 0, res.output

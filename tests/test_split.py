@@ -101,7 +101,7 @@ def test_cli_split_and_check(tmp_path, real_corpus):
     doc = json.loads(out.read_text())
     assert len(doc["splits"]["test"]["actors"]) == 12 and doc["seed"] == 7
     assert Splits.from_dict(doc).to_dict() == doc == read_splits(out).to_dict()  # the record round-trips
-    assert list(doc) == ["format", "corpus", "labels", "method", "seed", "params", "splits"]
+    assert list(doc) == ["format", "corpus", "labels", "media", "method", "seed", "params", "splits"]
     assert list(doc["splits"]) == ["train", "val", "test"] and doc["corpus"] == "crema-d" and doc["labels"] == list(EMOTIONS)
     res = runner.invoke(main, ["split", "--check", str(out)])
     assert res.exit_code == 0 and "no speaker leakage" in res.output

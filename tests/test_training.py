@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from avemo.cli import main
-from avemo.errors import StoreError
+from avemo.errors import SplitError, StoreError
 from avemo.splits import read_splits
 from avemo.training.config import VARIANTS, TrainConfig
 from avemo.training.data import load_split, open_stores
@@ -155,7 +155,8 @@ def test_macro_averages_run_over_the_classes_present():
     assert r["per_class"]["FEA"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
     assert r["macro"]["recall"] == pytest.approx((0.5 + 1) / 2)
     assert r["macro"]["precision"] == pytest.approx(1.0)
-    assert set(r) == {"per_class", "macro", "weighted", "accuracy", "n", "confusion"} and r["n"] == 3
+    assert set(r) == {"per_class", "macro", "weighted", "uar", "accuracy", "n", "confusion"} and r["n"] == 3
+    assert r["uar"] == r["macro"]["recall"]
     empty = classification_report(np.array([], int), np.array([], int))  # e.g. a split with no clip stored
     assert empty["n"] == 0 and empty["macro"]["f1"] == 0.0 and set(empty) == set(r)
 
@@ -222,7 +223,7 @@ def test_clear_errors_for_empty_split_and_missing_modality(tiny, tmp_path):
     doc["splits"]["train"].update(clips=[], labels=[], speakers=[])
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps(doc))
-    with pytest.raises(StoreError, match="train split has no clip"):
+    with pytest.raises(SplitError, match="the train split of .* has no clips .* re-make the split"):
         train_variant("gru", store, empty, tmp_path / "m.keras", TrainConfig(schedule="paper", epochs=1), verbose=0)
     only_mfcc = tmp_path / "store"
     only_mfcc.mkdir()

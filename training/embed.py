@@ -24,6 +24,7 @@ from avemo.features.writer import RunReport, SourceInfo, StoreWriter
 from avemo.training import backend
 from avemo.training.data import open_stores
 from avemo.training.data import inputs_of
+from avemo.training.evaluate import model_normalisation
 from avemo.training.models import BACKBONE_OUTPUTS, EMBEDDING_MODALITY, MODALITY_LAYERS, load_model, modalities_of
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,6 @@ def embed_store(model_path: str | Path, store: str | Path, out: str | Path, stor
     backbone (or from other feature stores) is refused unless ``force``.
     """
     model = load_model(model_path)
-    from avemo.training.evaluate import model_normalisation
-
     if model_normalisation(model_path) == "speaker":
         raise StoreError(f"{model_path} was trained with train.normalise: speaker: head-only training embeds with "
                          "the split's statistics only; use a backbone trained with train.normalise: split")

@@ -83,9 +83,10 @@ def train_variant(variant: str, store: str | Path, splits: str | Path, out: str 
     config = replace(config, modalities=resolve_modalities(config.modalities, split_clips.media))
     for part in ("train", "val"):
         if not split_clips.clips(part):
-            raise SplitError(f"{splits} has no {part} clips ({split_clips.method or 'no method recorded'}): a "
-                             "speaker-independent model needs at least 3 speakers; use this corpus as a "
-                             "cross-corpus test set (avemo evaluate --split all)")
+            why = ("a speaker-independent model needs at least 3 speakers; use this corpus as a cross-corpus test "
+                   "set (avemo evaluate --split all)" if split_clips.method.startswith("test only") else
+                   "re-make the split with `avemo split` (or give the model a corpus with clips for it)")
+            raise SplitError(f"the {part} split of {splits} has no clips ({split_clips.method or 'no method'}): {why}")
     inputs = model_inputs(config.modalities)  # a one-modality model reads its own store only
     readers = open_stores(store, sorted({s for s, _ in inputs.values()}))
     train = select(readers, split_clips.labelled("train"), "train")
