@@ -17,6 +17,8 @@ from avemo.fileio import atomic_write
 SPLITS = ("train", "val", "test")
 #: 2: speakers are strings, every clip's label and speaker are recorded, with the label set.
 SPLIT_FORMAT = 2
+#: ``eval.folds`` / ``avemo split --folds`` for leave-one-speaker-out: one fold per speaker.
+LOSO = "loso"
 #: ``--split all``: every clip of every split (a model evaluated on another corpus' whole store).
 ALL = "all"
 

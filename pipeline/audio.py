@@ -17,6 +17,18 @@ from avemo.pipeline.threads import single_threaded_blas
 ALGORITHM_VERSION = 1
 
 
+def libsndfile_reads(path: str | Path) -> bool:
+    """Whether libsndfile knows the file's format from its bytes (WAV, FLAC, OGG, AIFF, MP3 with
+    libsndfile >= 1.1, whatever the file's name); else FFmpeg is the decoder to try."""
+    import soundfile
+
+    try:
+        soundfile.info(str(path))
+        return True
+    except Exception:  # soundfile raises its own and libsndfile's errors
+        return False
+
+
 def load_audio(path: str | Path, sr: int) -> np.ndarray:
     """Samples of ``path`` at ``sr`` Hz, mono -> [shape=(n,)] float32.
 
@@ -27,15 +39,9 @@ def load_audio(path: str | Path, sr: int) -> np.ndarray:
     librosa's default). Any sample rate and channel count.
     """
     import librosa
-    import soundfile
 
     path = check_file(path)
-    try:
-        soundfile.info(str(path))
-        sndfile = True
-    except Exception:  # libsndfile does not know the format: FFmpeg may
-        sndfile = False
-    if sndfile:
+    if libsndfile_reads(path):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", (UserWarning, FutureWarning))

@@ -24,10 +24,10 @@ from avemo.pipeline.corpora import scan_corpus
 from avemo.pipeline.demo import build_demo_corpus, build_rehearsal_corpus, write_unused_placeholder
 from avemo.pipeline.extract import EgemapsExtractor, FaceExtractor, MfccExtractor, run_extraction
 from avemo.pipeline.manifest import read_labels, read_manifest, write_manifest
-from avemo.pipeline.split import (LOSO, TEST_ONLY, check_folds, check_leakage, fold_path, load_split_files,
-                                  make_folds, make_split, speaker_finder)
+from avemo.pipeline.split import (TEST_ONLY, check_folds, check_leakage, fold_path, load_split_files, make_folds,
+                                  make_split, speaker_finder)
 from avemo.pipeline.video import source_frames
-from avemo.splits import write_splits
+from avemo.splits import LOSO, write_splits
 
 
 @click.command("demo-corpus")

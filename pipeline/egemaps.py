@@ -28,9 +28,9 @@ def opensmile_version() -> str:
 
 @lru_cache(maxsize=4)
 def _smile(feature_set: str):
+    opensmile_version()  # the one-line message when the extra is not installed
     import opensmile
 
-    opensmile_version()
     return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
                            feature_level=opensmile.FeatureLevel.Functionals)
 

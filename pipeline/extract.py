@@ -27,14 +27,13 @@ from avemo.pipeline import audio, egemaps, faces
 from avemo.pipeline.cluster import run_tasks, scratch_dir
 from avemo.pipeline.config import EgemapsConfig, FaceConfig, MfccConfig
 from avemo.pipeline.detectors import make_detector
-from avemo.pipeline.manifest import ManifestRow, corpus_media
+from avemo.pipeline.manifest import HOLDS, ManifestRow, corpus_media
 from avemo.pipeline.threads import single_threaded_blas
 
 log = logging.getLogger(__name__)
 #: The summary's count of stored clips whose face was lost on some sampled frames.
 FACE_LOST = "face lost on some frames"
-#: What a clip of each manifest ``media`` holds.
-MEDIUM = {"av": ("audio", "video"), "audio": ("audio",), "video": ("video",)}
+
 
 
 class Extractor(Protocol):
@@ -101,7 +100,7 @@ def run_extraction(rows: list[ManifestRow], out: str | Path, extractor: Extracto
     (``note``). In a corpus of both, a clip that lacks it is a recorded failure."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(scratch_dir() / "numba"))
     note = ""
-    if rows and not any(extractor.needs in MEDIUM[r.media or "av"] for r in rows):
+    if rows and not any(extractor.needs in HOLDS[r.media or "av"] for r in rows):
         note = (f"the corpus is {corpus_media(rows)}-only: no clip has {extractor.needs}, nothing to extract "
                 f"(the {extractor.modality} store stays empty)")
         rows = []

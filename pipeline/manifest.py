@@ -24,6 +24,8 @@ MANIFEST_COLUMNS = ("clip_id", "actor", "sentence", "emotion", "level", "label",
 #: corpus), ``video`` picture only (silent video). A corpus is ``av`` when any clip has both, or
 #: when its clips are of both kinds; the stages with nothing to do for a corpus do nothing.
 MEDIA = ("av", "audio", "video")
+#: What a clip of each ``media`` holds.
+HOLDS = {"av": ("audio", "video"), "audio": ("audio",), "video": ("video",)}
 REJECT_COLUMNS = ("file", "reason")
 
 

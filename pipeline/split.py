@@ -15,7 +15,7 @@ from avemo.pipeline.config import SplitConfig
 from avemo.pipeline.corpora import KINDS, kind_of
 from avemo.pipeline.corpus_ravdess import SEARCH as RAVDESS_SEARCH
 from avemo.pipeline.manifest import ManifestRow, corpus_media
-from avemo.splits import SPLITS, SplitPart, Splits, read_splits
+from avemo.splits import LOSO, SPLITS, SplitPart, Splits, read_splits
 
 #: The group of actors whose sex the corpus does not say (stratified as one more group).
 UNKNOWN_SEX = "unknown"
@@ -23,8 +23,7 @@ UNKNOWN_SEX = "unknown"
 #: speaker-independent split exists, so every clip is a test clip (a cross-corpus test set).
 TEST_ONLY = ("test only: fewer than 3 speakers, no speaker-independent train/validation/test split exists; "
              "every clip is in the test split (a cross-corpus test set: avemo evaluate --split all)")
-#: ``eval.folds`` / ``--folds`` for leave-one-speaker-out: one fold per speaker.
-LOSO = "loso"
+
 
 
 def _take(rng: np.random.Generator, pool: list[str], n: int) -> list[str]:

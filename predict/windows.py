@@ -17,7 +17,7 @@ import numpy as np
 from avemo.errors import MediaError, NoFaceError
 from avemo.features.schema import LOST
 from avemo.pipeline import faces
-from avemo.pipeline.audio import mfcc_windows
+from avemo.pipeline.audio import libsndfile_reads, mfcc_windows
 from avemo.pipeline.config import FaceConfig, MfccConfig
 from avemo.pipeline.media import iter_audio, open_video
 from avemo.pipeline.video import Frame, sample_indices
@@ -81,14 +81,9 @@ def _resample(y: np.ndarray, rate: int, sr: int) -> np.ndarray:
 def _audio(path: Path, windows: list[Window], sr: int) -> Iterator[np.ndarray]:
     """Each window's samples at ``sr`` Hz mono (channels averaged), reading the file once; a file
     libsndfile reads (by its bytes, as :func:`avemo.pipeline.audio.load_audio`) by seeking."""
-    import soundfile as sf
+    if libsndfile_reads(path):
+        import soundfile as sf
 
-    try:
-        sf.info(str(path))
-        sndfile = True
-    except Exception:
-        sndfile = False
-    if sndfile:
         try:
             with sf.SoundFile(str(path)) as f:
                 for w in windows:

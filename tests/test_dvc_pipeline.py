@@ -155,7 +155,7 @@ def _metrics(project, folder: str) -> dict[str, str]:
 
 def test_head_change_reruns_head_training_evaluation_report_only(project):
     before = _metrics(project, "heads/eval")
-    project.set_params({"heads": {"lr": 0.0003}})
+    project.set_params({"heads": {"converge_lr": 0.003}})  # the demo heads train with the converge schedule
     ran = project.repro()
     assert ran - {"report"} == HEADS  # neither extraction nor the embedding stage
     # the report re-runs exactly when a metrics file it reads changed (DVC compares contents)

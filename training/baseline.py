@@ -26,7 +26,6 @@ from avemo.training.config import BASELINE, NORMALISATIONS, EvalConfig
 from avemo.training.data import open_modality, select
 from avemo.training.metrics import classification_report
 
-NAME = BASELINE
 MODALITY = "egemaps"
 
 
@@ -71,7 +70,7 @@ def run_baseline(store: str | Path, splits: str | Path, metrics_out: str | Path,
 
     record = read_splits(splits)
     if record.media == "video":
-        doc = {"skipped": "the corpus has no audio: no eGeMAPS baseline", "model": NAME}
+        doc = {"skipped": "the corpus has no audio: no eGeMAPS baseline", "model": BASELINE}
         atomic_write(metrics_out, json.dumps(doc, indent=1) + "\n")
         return doc
     for part in ("train", "val", "test"):
@@ -99,14 +98,14 @@ def run_baseline(store: str | Path, splits: str | Path, metrics_out: str | Path,
     tried = {}
     for c in config.c_grid:
         pred = fit(c).predict(x["val"])
-        tried[c] = float(stats.uar(np.array(classification_report(parts["val"].labels, pred, labels)["confusion"])))
+        tried[c] = classification_report(parts["val"].labels, pred, labels)["uar"]
     best = max(sorted(tried), key=lambda c: tried[c])  # sorted: ties go to the smaller C
     model = fit(best)
     test = parts["test"]
     pred = model.predict(x["test"])
     scores = model.decision_function(x["test"])
     report = classification_report(test.labels, pred, labels)
-    report.update({"split": "test", "model": NAME, "missing": len(test.missing), "labels": labels,
+    report.update({"split": "test", "model": BASELINE, "missing": len(test.missing), "labels": labels,
                    "train_corpus": record.corpus, "test_corpus": record.corpus, "unmapped": 0, "unmapped_labels": {},
                    "baseline": {"features": MODALITY, "n_features": int(x["train"].shape[1]),
                                 "classifier": "linear SVM (scikit-learn LinearSVC, balanced class weights)",

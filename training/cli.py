@@ -14,7 +14,7 @@ import click
 from avemo.cli import params_of
 from avemo.features.config import StoreConfig
 from avemo.params import section
-from avemo.training.config import STRATEGIES, VARIANTS, EvalConfig, HeadsConfig, TrainConfig
+from avemo.training.config import SCHEDULES, STRATEGIES, VARIANTS, EvalConfig, HeadsConfig, TrainConfig
 
 
 def _cfg(ctx, heads: bool = False, **overrides):
@@ -43,7 +43,7 @@ def _cfg(ctx, heads: bool = False, **overrides):
 @click.option("--seed", type=int, help="random seed (default: train.seed, 0)")
 @click.option("--patience", type=int, help="early-stopping patience in epochs of either schedule "
               "(default: train.patience; converge: train.converge_patience)")
-@click.option("--schedule", type=click.Choice(["auto", "paper", "converge"]),
+@click.option("--schedule", type=click.Choice(SCHEDULES),
               help="the paper's fixed settings or training to convergence (default: train.schedule, auto: "
               "the paper's on train.paper_min_clips training clips or more)")
 @click.option("--stream/--in-memory", default=None,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 from avemo.errors import ConfigError
 from avemo.params import require_positive
+from avemo.splits import LOSO
 
 VARIANTS = ("gru", "lstm", "transformer", "maxpool")
 #: The classical baseline's name in Table I and its metrics file (``metrics/eval/NAME.json``).
@@ -170,7 +171,7 @@ class EvalConfig:
             raise ConfigError(f"{name}.seed must be an int, got {self.seed!r}")
         if not isinstance(self.level, float) or not 0.5 <= self.level < 1:
             raise ConfigError(f"{name}.level must be in [0.5, 1), e.g. 0.95, got {self.level!r}")
-        if self.folds != "loso":
+        if self.folds != LOSO:
             require_positive("folds", name, self.folds)
         if not isinstance(self.seeds, tuple) or not all(isinstance(s, int) and not isinstance(s, bool)
                                                         for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):

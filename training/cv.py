@@ -28,7 +28,7 @@ from avemo.errors import SplitError
 from avemo.features.schema import INDEX_FILE
 from avemo.fileio import atomic_write
 from avemo.params import to_dict
-from avemo.splits import read_splits
+from avemo.splits import LOSO, read_splits
 from avemo.training import stats
 from avemo.training.config import NATIVE, EvalConfig, TrainConfig, resolve_modalities
 from avemo.training.evaluate import evaluate_variant
@@ -165,7 +165,7 @@ def run_protocol(folds_dir: str | Path, store: str | Path, out_dir: str | Path, 
     """Train and evaluate every cell not already made with the same key; write the summary JSON
     (``{"active": false, ...}`` when ``eval`` asks for nothing beyond the main pipeline)."""
     folds = fold_files(folds_dir)
-    if evaluation.folds != "loso" and len(folds) != evaluation.folds:
+    if evaluation.folds != LOSO and len(folds) != evaluation.folds:
         raise SplitError(f"{folds_dir} holds {len(folds)} fold(s) but eval.folds is {evaluation.folds}: "
                          f"re-run `avemo split --folds {evaluation.folds}` (dvc repro does)")
     seeds = list(evaluation.seeds) or [train.seed]

@@ -21,14 +21,12 @@ from avemo.training.metrics import classification_report
 from avemo.training.models import load_model
 
 
-def model_labels(model_path: str | Path) -> tuple[list[str], str]:
+def model_labels(model_path: str | Path, doc: dict | None = None) -> tuple[list[str], str]:
     """The label set (class index = position) and training corpus recorded in a model's sidecar
-    (``V.keras`` -> ``V.json``); StoreError saying how to retrain a model that lacks them."""
+    (``V.keras`` -> ``V.json``, or ``doc``: that sidecar already read); StoreError saying how to
+    retrain a model that lacks them."""
     sidecar = Path(model_path).with_suffix(".json")
-    try:
-        doc = json.loads(sidecar.read_text())
-    except (OSError, ValueError):
-        doc = {}
+    doc = _sidecar(model_path) if doc is None else doc
     if not doc.get("labels"):
         raise StoreError(f"{model_path}: its sidecar {sidecar} does not record the label set it was trained "
                          "on (a model made before avemo recorded it, or a sidecar gone): retrain it with `avemo train` "
@@ -43,9 +41,9 @@ def _sidecar(model_path: str | Path) -> dict:
         return {}
 
 
-def model_normalisation(model_path: str | Path) -> str:
+def model_normalisation(model_path: str | Path, doc: dict | None = None) -> str:
     """How the model's MFCC input is standardised (its sidecar's ``normalise``: split or speaker)."""
-    return str(_sidecar(model_path).get("normalise", "split"))
+    return str((_sidecar(model_path) if doc is None else doc).get("normalise", "split"))
 
 
 def map_labels(clips: dict[str, int], names: tuple[str, ...], model: list[str]) -> tuple[dict[str, int], dict[str, int]]:
@@ -67,7 +65,8 @@ def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Pa
     The store may be another corpus' (cross-corpus evaluation; ``split='all'``: every clip of the
     split file): its clips are put in the model's label space by label name, and clips whose
     label the model lacks are left out and counted (``unmapped``)."""
-    labels, train_corpus = model_labels(model_path)
+    card = _sidecar(model_path)  # read once: labels, normalisation, schedule
+    labels, train_corpus = model_labels(model_path, card)
     record = read_splits(splits)
     if split != ALL and split not in record.parts:
         raise SplitError(f"split file {splits} has no {split!r} split (it has {', '.join(record.parts)}; "
@@ -81,7 +80,8 @@ def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Pa
     inputs = inputs_of(model)
     readers = open_stores(store, sorted({s for s, _ in inputs.values()}))  # a one-modality model: its own store
     data = load_split(readers, clips, split, inputs)
-    if model_normalisation(model_path) == "speaker" and "mfcc" in data.inputs:
+    normalise = model_normalisation(model_path, card)
+    if normalise == "speaker" and "mfcc" in data.inputs:
         # each (test) speaker standardised with its own statistics, as in training (no labels)
         norm = speaker_norm(readers["mfcc"], record.speakers(ALL))
         data.inputs = ClipSource(data, {k: ("", k) for k in data.inputs}, None, norm).take(np.arange(len(data.clip_ids)))
@@ -97,8 +97,7 @@ def evaluate_variant(model_path: str | Path, store: str | Path, splits: str | Pa
                    "train_corpus": train_corpus, "test_corpus": record.corpus,
                    "unmapped": sum(unmapped.values()), "unmapped_labels": unmapped,
                    # how the model was trained (its sidecar's record), for the report
-                   "schedule": _sidecar(model_path).get("schedule"),
-                   "normalise": model_normalisation(model_path)})
+                   "schedule": card.get("schedule"), "normalise": normalise})
     speakers = record.speakers(split)
     report.update(stats.uncertainty(data.labels, pred, [speakers[c] for c in data.clip_ids],
                                     len(labels), uncertainty.replicates, uncertainty.seed, uncertainty.level))
